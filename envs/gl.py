@@ -1,0 +1,98 @@
+"""Headless OpenGL back-end selection for MuJoCo rendering.
+
+dm_control and mujoco read ``MUJOCO_GL`` once, when they are first imported, and their default
+(glfw) needs a display. So :func:`setup` must run before ``dm_control`` is imported; ``envs.dmc``
+calls it at the top of the module. A value the user exported is always respected.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import warnings
+from collections.abc import Mapping
+
+# Each back-end needs one library from every group to load. EGL goes through libglvnd, which
+# needs a vendor library (Mesa or NVIDIA) and a GL library (PyOpenGL tries libOpenGL, then libGL).
+_EGL_LIBS = (
+    ("libEGL.so.1",),
+    ("libEGL_mesa.so.0", "libEGL_nvidia.so.0"),
+    ("libOpenGL.so.0", "libGL.so.1"),
+)
+_OSMESA_LIBS = (("libOSMesa.so.8", "libOSMesa.so.6", "libOSMesa.so"),)
+
+INSTALL_HINT = (
+    "install the EGL libraries (apt-get install -y libegl1 libopengl0 libgl1-mesa-dri) or "
+    "OSMesa (apt-get install -y libosmesa6), or set MUJOCO_GL yourself"
+)
+
+_chosen: str | None = None
+
+
+def _loads(name: str) -> bool:
+    try:
+        ctypes.CDLL(name)
+    except OSError:
+        return False
+    return True
+
+
+def libraries_load(groups: tuple[tuple[str, ...], ...]) -> bool:
+    """Return True if, for every group, at least one of its shared libraries can be loaded."""
+    return all(any(_loads(name) for name in group) for group in groups)
+
+
+def _osmesa_groups() -> tuple[tuple[str, ...], ...]:
+    # find_library also covers distributions that ship a different soname.
+    found = ctypes.util.find_library("OSMesa")
+    if found is None:
+        return _OSMESA_LIBS
+    return ((found, *_OSMESA_LIBS[0]),)
+
+
+def available_backend() -> str | None:
+    """Return the first headless back-end whose libraries load ('egl', then 'osmesa'), or None."""
+    if libraries_load(_EGL_LIBS):
+        return "egl"
+    if libraries_load(_osmesa_groups()):
+        return "osmesa"
+    return None
+
+
+def choose_backend(environ: Mapping[str, str]) -> tuple[str, bool]:
+    """Decide the back-end for ``environ`` without changing anything.
+
+    Returns ``(backend, user_set)``. Raises RuntimeError, naming the packages to install, when the
+    user set nothing and no headless back-end can be loaded.
+    """
+    user_value = environ.get("MUJOCO_GL", "")
+    if user_value:
+        return user_value, True
+    backend = available_backend()
+    if backend is None:
+        raise RuntimeError(f"No headless OpenGL back-end for MuJoCo rendering: {INSTALL_HINT}.")
+    return backend, False
+
+
+def setup() -> str:
+    """Export ``MUJOCO_GL`` (and ``PYOPENGL_PLATFORM`` for osmesa) and print the choice once.
+
+    Idempotent; returns the back-end name.
+    """
+    global _chosen
+    if _chosen is not None:
+        return _chosen
+    backend, user_set = choose_backend(os.environ)
+    if not user_set and "dm_control._render" in sys.modules:
+        # Too late: dm_control already picked its back-end at import time.
+        warnings.warn(
+            "dm_control was imported before envs.gl.setup(); MUJOCO_GL is ignored now.",
+            stacklevel=2,
+        )
+    os.environ["MUJOCO_GL"] = backend
+    if backend == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    how = "set by user" if user_set else "auto-selected, its libraries load"
+    print(f"envs.gl: MUJOCO_GL={backend} ({how})", flush=True)
+    _chosen = backend
+    return backend

@@ -1,0 +1,254 @@
+"""Sparsity-probe metrics and TF Jacobians on systems with a known Jacobian (reference notes,
+section 4: T1-T5), plus the figures and the timing helper."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+# isort: off
+import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
+import tensorflow as tf
+
+# isort: on
+from vsg.probe import metrics, plots
+from vsg.probe.jacobian import batched_jacobian, bench, multi_input_jacobian
+from vsg.probe.metrics import ProbeConfig
+
+
+def test_k_mass_and_graph_scores():
+    rows = np.array([[6.0, 3.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(metrics.k_mass(rows, 0.9), [2.0, 0.0, 4.0])
+    scores = metrics.graph_scores([[1, 1], [0, 0]], [[1, 0], [1, 0]])
+    assert scores == {"precision": 0.5, "recall": 0.5, "shd": 2}
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        ProbeConfig(tau_grid=(1e-3, 1e-1), headline_tau=1e-2)
+    with pytest.raises(ValueError):
+        ProbeConfig(diag="zero")
+
+
+def test_relative_change_and_json():
+    base = np.arange(1.0, 7.0).reshape(2, 3)
+    J = np.stack([base, 2.0 * base, 2.0 * base, 3.0 * base])
+    steps = metrics.per_step(J)
+    assert math.isnan(steps["rel_change"][0])
+    np.testing.assert_allclose(steps["rel_change"][1:], [1.0, 0.0, 0.5])
+    np.testing.assert_array_equal(steps["hamming"][1:], [0.0, 0.0, 0.0])
+    json.dumps(metrics.summarize(J), allow_nan=False)
+
+
+def _linear_system(seed=0, n=50, m=4):
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], (n, n + m))
+    values = signs * rng.uniform(0.01, 1.0, (n, n + m))
+    density = np.concatenate([np.full(n, 0.1), np.full(m, 0.3)])
+    mask = rng.random((n, n + m)) < density
+    AB = np.where(mask, values, 0.0).astype(np.float32)
+    return AB[:, :n], AB[:, n:]
+
+
+def test_t1_linear_sparse_system_recovered_exactly():
+    A, B = _linear_system()
+    At, Bt = tf.constant(A.T), tf.constant(B.T)
+    rng = np.random.default_rng(1)
+    x, u = rng.normal(size=(20, 50)), rng.normal(size=(20, 4))
+    J, slices = multi_input_jacobian(lambda s, a: s @ At + a @ Bt, [x, u])
+    assert J.shape == (20, 50, 54) and J.dtype == np.float32
+    assert np.abs(J[:, :, slices[0]] - A).max() < 1e-6
+    assert np.abs(J[:, :, slices[1]] - B).max() < 1e-6
+    true = np.concatenate([A, B], axis=1) != 0
+    assert ((J != 0) == true[None]).all()  # exact zero pattern, every step
+
+    cfg = ProbeConfig(tau_grid=(1e-6, 1e-3, 0.1), headline_tau=1e-3)
+    acc = metrics.analyze(J, cfg)
+    assert metrics.graph_scores(acc.union_mask(), true) == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "shd": 0,
+    }
+    np.testing.assert_allclose(acc.per_step()["density"], true.mean())
+    summary = acc.summary()
+    assert summary["gap"] == pytest.approx(0.0, abs=1e-12)
+    assert summary["frac_steps_no_change"] == 1.0
+    # A large tau is a small-effect filter: genuine weak edges get cut.
+    assert metrics.graph_scores(acc.union_mask(tau_index=2), true)["recall"] < 1.0
+
+
+def _switching_jacobians():
+    A1 = 0.9 * np.eye(6)
+    A1[1, 0] = A1[2, 1] = 0.5
+    A2 = 0.9 * np.eye(6)
+    A2[1, 0] = A2[4, 3] = A2[5, 4] = 0.5
+    A1t, A2t = tf.constant(A1.T, tf.float32), tf.constant(A2.T, tf.float32)
+
+    def step(x):
+        return tf.where(x[:, :1] > 0, x @ A1t, x @ A2t)
+
+    x = np.random.default_rng(0).normal(size=(40, 6))
+    x[:, 0] = np.where(np.arange(40) < 20, 1.0, -1.0)  # regime switch at step 20
+    return batched_jacobian(step, x), A1 != 0, A2 != 0
+
+
+def test_t2_switching_system_local_union_and_temporal_spike():
+    J, G1, G2 = _switching_jacobians()
+    acc = metrics.analyze(J)
+    steps = acc.per_step()
+    np.testing.assert_allclose(steps["density"][:20], 8 / 36)
+    np.testing.assert_allclose(steps["density"][20:], 9 / 36)
+    expected = np.zeros(40)
+    expected[20] = 3.0
+    np.testing.assert_array_equal(steps["hamming"][1:], expected[1:])
+    summary = acc.summary()
+    assert summary["density_union"] == pytest.approx(10 / 36)
+    assert summary["gap"] == pytest.approx(10 / 36 - 8.5 / 36)
+    freq = acc.maps()["edge_freq"]
+    np.testing.assert_allclose(freq[G1 & G2], 1.0)
+    np.testing.assert_allclose(freq[G1 ^ G2], 0.5)
+    np.testing.assert_allclose(freq[~(G1 | G2)], 0.0)
+
+
+def test_streaming_in_chunks_matches_one_pass():
+    J, _, _ = _switching_jacobians()
+    gates = (np.random.default_rng(2).random((40, 6)) < 0.5).astype(float)
+    whole = metrics.analyze(J, gates=gates)
+    acc = metrics.SparsityAccumulator(6, 6)
+    for start in range(0, 40, 7):  # a chunk boundary falls right before the switch
+        acc.update(J[start : start + 7], gates[start : start + 7])
+    for key, value in whole.per_step().items():
+        np.testing.assert_array_equal(acc.per_step()[key], value)
+    assert acc.summary() == whole.summary()
+
+
+def test_t3_masked_mlp_structural_zeros_and_saturated_rows():
+    rng = np.random.default_rng(0)
+    mask = rng.random((40, 30)) < 0.2
+    mask[0] = False  # one output with no input at all: a dead row
+    mask[1:, 0] = True  # every other row has at least one parent
+    W = np.where(mask, rng.normal(size=(40, 30)), 0.0).astype(np.float32)
+    x = rng.normal(size=(50, 30)).astype(np.float32)
+    for scale, saturates in ((0.3, False), (3.0, True)):
+        Wt = tf.constant(scale * W.T)
+        J = batched_jacobian(lambda v, Wt=Wt: tf.tanh(v @ Wt), x)
+        assert (J[:, ~mask] == 0).all()  # structural zeros are exact in autodiff
+        zero = (J == 0).all(axis=2)
+        acc = metrics.analyze(J, ProbeConfig(tau_grid=(1e-3,), headline_tau=1e-3))
+        summary = acc.summary()
+        assert summary["n_dead_rows"] == 1
+        assert (summary["saturated_row_frac_mean"] > 0.05) == saturates
+        # Densities count only the rows that are not zero at that step.
+        edges = ((J != 0) & ~zero[:, :, None]).sum(axis=(1, 2))
+        np.testing.assert_allclose(acc.per_step()["density"], edges / ((~zero).sum(1) * 30))
+        live = ~zero.all(axis=0)
+        scores = metrics.graph_scores(acc.union_mask()[live], mask[live])
+        assert scores["precision"] == 1.0 and scores["recall"] == 1.0
+
+
+def test_t4_fixed_gate_closed_rows_are_unit_vectors():
+    D, T = 24, 30
+    rng = np.random.default_rng(0)
+    Wt = tf.constant(rng.normal(0, D**-0.5, (D, D)).T, tf.float32)
+    gates = (rng.random((T, D)) < 0.3).astype(np.float32)
+
+    def step(v):
+        h, u = v[:, :D], tf.stop_gradient(v[:, D:])  # realised gate: a constant
+        return u * tf.tanh(h @ Wt) + (1.0 - u) * h
+
+    h = rng.normal(size=(T, D))
+    J = batched_jacobian(step, np.concatenate([h, gates], 1), rows=None)[:, :, :D]
+    closed = gates == 0
+    np.testing.assert_array_equal(J[closed], np.eye(D)[np.nonzero(closed)[1]])
+    cfg = ProbeConfig(tau_grid=(0.0, 1e-2), headline_tau=0.0, diag="exclude")
+    steps = metrics.per_step(J, cfg, gates=gates)
+    np.testing.assert_allclose(steps["identity_row_frac"], 1.0 - gates.mean(1))
+    np.testing.assert_allclose(steps["open_gate_frac"], gates.mean(1))
+    # Off-diagonal exact-nonzero fraction equals the open-gate fraction.
+    np.testing.assert_allclose(steps["density"], gates.mean(1), atol=1e-12)
+    assert np.isfinite(steps["hamming"][1:]).all() and (steps["hamming"][1:] > 0).all()
+
+
+def _pendulum_step(dt=0.01, g=9.81, length=1.0, b=0.1):
+    def step(v):
+        theta, omega, u = v[:, 0], v[:, 1], v[:, 2]
+        omega2 = omega + dt * (-(g / length) * tf.sin(theta) - b * omega + u)
+        return tf.stack([theta + dt * omega2, omega2], axis=1)
+
+    return step
+
+
+def test_t5_pendulum_analytic_and_state_dependent_zero():
+    dt, g, b = 0.01, 9.81, 0.1
+    points = np.array([[0.2, 0.3, 0.0], [np.pi / 2, 0.3, 0.0]])
+    J = batched_jacobian(_pendulum_step(), points, dtype=tf.float64)
+    c = np.cos(points[0, 0])
+    expected = [
+        [1 - dt**2 * g * c, dt * (1 - b * dt), dt**2],
+        [-dt * g * c, 1 - b * dt, dt],
+    ]
+    np.testing.assert_allclose(J[0], expected, atol=1e-14)
+    np.testing.assert_allclose(J[0, :, :2], [[0.999039, 0.00999], [-0.096145, 0.999]], atol=1e-6)
+    assert abs(J[1, 1, 0]) < 1e-15  # d omega'/d theta vanishes at theta = pi/2
+    # At tau = 1e-3 only d theta'/d u = dt^2 = 1e-4 is cut at theta = 0.2.
+    steps = metrics.per_step(J, ProbeConfig(tau_grid=(1e-3,), headline_tau=1e-3))
+    assert steps["density"][0] == 5 / 6 and steps["density"][1] == 4 / 6
+    assert steps["hamming"][1] == 1.0
+    # Update Jacobian J - I on the state block, |entry| > 5e-3: the identity parts (and the
+    # small -b dt, -dt^2 g cos(theta) self terms) vanish; theta' <- omega and omega' <- u stay.
+    cfg = ProbeConfig(tau_grid=(5e-3,), headline_tau=5e-3, diag="subtract", rule="abs")
+    steps = metrics.per_step(J, cfg, diag_cols=[0, 1])
+    np.testing.assert_array_equal(steps["density"], [3 / 6, 2 / 6])
+
+
+def test_standardisation_is_invariant_to_rescaling_a_coordinate():
+    points = np.stack([np.linspace(0.1, 1.4, 12), np.linspace(-1, 1, 12), np.zeros(12)], 1)
+    J = batched_jacobian(_pendulum_step(), points, dtype=tf.float64)
+    sigma_in, sigma_out = points.std(0) + 0.1, points[:, :2].std(0) + 0.1
+    d = np.array([1000.0, 1.0, 1.0])  # express theta in milliradians
+    J_scaled = J * d[None, :2, None] / d[None, None, :]
+    cfg = ProbeConfig(rule="abs")
+    ref = metrics.analyze(J, cfg, in_scale=sigma_in, out_scale=sigma_out)
+    new = metrics.analyze(J_scaled, cfg, in_scale=sigma_in * d, out_scale=sigma_out * d[:2])
+    np.testing.assert_allclose(new.maps()["mean_abs"], ref.maps()["mean_abs"], rtol=1e-12)
+    np.testing.assert_array_equal(new.per_step()["density"], ref.per_step()["density"])
+    raw = metrics.analyze(J_scaled, cfg)
+    assert not np.allclose(raw.maps()["mean_abs"], ref.maps()["mean_abs"])
+
+
+def test_row_subsampling_and_forward_mode_agree_with_full():
+    rng = np.random.default_rng(0)
+    W1 = tf.constant(rng.normal(size=(12, 20)), tf.float32)
+
+    def step(v):
+        return tf.tanh(v @ W1) * v[:, :1]
+
+    x = rng.normal(size=(9, 12))
+    full = batched_jacobian(step, x)
+    rows = np.array([3, 11, 17])
+    np.testing.assert_allclose(batched_jacobian(step, x, rows, batch_size=4), full[:, rows])
+    np.testing.assert_allclose(batched_jacobian(step, x, mode="forward"), full, atol=1e-6)
+
+
+def test_plots_write_pngs(tmp_path):
+    J, _, _ = _switching_jacobians()
+    gates = np.ones((40, 6))
+    acc = metrics.analyze(J, gates=gates)
+    steps, maps = acc.per_step(), acc.maps()
+    contacts = np.zeros(40)
+    contacts[20:] = 1
+    paths = [
+        plots.plot_episode(steps, tmp_path / "ep.png", reward=contacts, contacts=contacts),
+        plots.plot_heatmaps(maps, tmp_path / "maps.png", col_blocks=[("h", 0, 4), ("a", 4, 6)]),
+        plots.plot_density_vs_tau({"a": acc.summary(), "b": acc.summary()}, tmp_path / "t.png"),
+        plots.plot_histograms(maps, steps, tmp_path / "hist.png"),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_runs_on_a_tiny_step():
+    timings = bench(dim=16, stoch=8, act=2, n=2, n_rows=4, repeats=1)
+    assert set(timings) == {"full_reverse", "full_forward", "rows4_reverse"}
+    assert all(v > 0 for v in timings.values())

@@ -1,0 +1,51 @@
+"""Atomic checkpoints: a `tf.train.Checkpoint` written to a temp folder, then renamed.
+
+`<run>/checkpoint/` is either the complete previous checkpoint or the complete new one:
+the new one is written to `checkpoint.tmp/`, the old one is renamed to `checkpoint.old/`,
+the new one is renamed into place, and only then is the old one deleted. If the process dies
+between the two renames, `restore` falls back to `checkpoint.old/`.
+"""
+
+import pathlib
+import shutil
+
+import tensorflow as tf
+
+
+class Checkpointer:
+    """Saves and restores every variable reachable from `objects` (networks, optimiser
+    slots, counters, the random generator)."""
+
+    def __init__(self, directory, **objects):
+        self.directory = pathlib.Path(directory)
+        self.checkpoint = tf.train.Checkpoint(**objects)
+
+    def _sibling(self, suffix):
+        return self.directory.with_name(self.directory.name + suffix)
+
+    def exists(self):
+        return self.directory.exists() or self._sibling(".old").exists()
+
+    def save(self):
+        tmp, old = self._sibling(".tmp"), self._sibling(".old")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        self.checkpoint.write(str(tmp / "ckpt"))
+        if self.directory.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            self.directory.rename(old)
+        tmp.rename(self.directory)
+        if old.exists():
+            shutil.rmtree(old)
+
+    def restore(self):
+        """Restores the latest complete checkpoint; returns False if there is none."""
+        old = self._sibling(".old")
+        if not self.directory.exists() and old.exists():
+            old.rename(self.directory)
+        if not self.directory.exists():
+            return False
+        status = self.checkpoint.read(str(self.directory / "ckpt"))
+        status.assert_existing_objects_matched()
+        return True

@@ -1,0 +1,145 @@
+"""The interface every latent dynamics variant implements, and what they share.
+
+A state is a dict of tensors with a leading batch axis ([B, ...]); sequences add a time axis
+([B, T, ...]). Every state carries `stoch` (the latent sample), the latent statistics, `gate`
+and `gate_prob` ([B, G]: the update gate actually used and its probability; for the soft GRU
+they are equal), so all variants can be compared on one chart.
+
+A variant implements `initial`, `img_step`, `obs_step`, `features` and `transition`;
+`observe`, `imagine`, `kl_loss` and `gate_loss` are shared.
+"""
+
+import tensorflow as tf
+
+from vsg.distributions import bernoulli_kl
+
+
+def _swap(x):
+    """[B, T, ...] <-> [T, B, ...]."""
+    return tf.transpose(x, [1, 0] + list(range(2, x.shape.rank)))
+
+
+def tree_map(fn, *trees):
+    return tf.nest.map_structure(fn, *trees)
+
+
+class LatentDynamics(tf.Module):
+    """Base class: a recurrent latent state-space model filtered with a posterior."""
+
+    feature_size: int
+    gate_size: int
+
+    def __init__(self, latent, cell, rng, dtype, name=None):
+        super().__init__(name=name)
+        self.latent = latent
+        self.cell = cell
+        self.rng = rng
+        self.compute_dtype = dtype
+
+    # --- implemented by each variant -------------------------------------------------
+    def initial(self, batch_size):
+        """The state before the first observation of an episode."""
+        raise NotImplementedError
+
+    def img_step(self, prev, action, sample=True):
+        """Prior step p(s_t | s_{t-1}, a_t): returns the prior state [B, ...]."""
+        raise NotImplementedError
+
+    def obs_step(self, prev, action, embed, is_first, sample=True):
+        """Posterior step q(s_t | s_{t-1}, a_t, o_t): returns (post, prior) states."""
+        raise NotImplementedError
+
+    def features(self, state):
+        """What heads, actor and critic see: [..., feature_size]."""
+        raise NotImplementedError
+
+    def transition(self, prev, action, gate=None):
+        """Deterministic prior transition for the Jacobian probe.
+
+        Returns a dict of float tensors (the next recurrent state and the prior statistics)
+        as a function of `prev` and `action` only: no sampling. `gate` [B, G] replaces the
+        update gate (the recorded gate for the realised Jacobian, or the probability for
+        the expected one); None uses the probability.
+        """
+        raise NotImplementedError
+
+    # --- shared --------------------------------------------------------------------
+    def reset(self, prev, action, is_first):
+        """Replaces state and action by the initial ones where `is_first` [B] is set."""
+        mask = tf.cast(is_first, self.compute_dtype)[:, None]
+        init = self.initial(tf.shape(action)[0])
+
+        def blend(old, new):
+            m = tf.reshape(mask, [-1] + [1] * (old.shape.rank - 1))
+            return m * tf.cast(new, old.dtype) + (1.0 - m) * old
+
+        prev = {key: blend(prev[key], init[key]) for key in prev}
+        return prev, (1.0 - mask) * tf.cast(action, self.compute_dtype)
+
+    def observe(self, embed, action, is_first, state=None):
+        """Filters a sequence: embed [B, T, E], action [B, T, A], is_first [B, T].
+
+        Returns (post, prior), each a dict of [B, T, ...].
+        """
+        if state is None:
+            state = self.initial(tf.shape(action)[0])
+        inputs = (_swap(action), _swap(embed), _swap(is_first))
+
+        def step(carry, inp):
+            return self.obs_step(carry[0], *inp)
+
+        post, prior = tf.scan(step, inputs, (state, state))
+        return tree_map(_swap, post), tree_map(_swap, prior)
+
+    def imagine_actions(self, action, state):
+        """Open-loop prior rollout with given actions [B, T, A] from `state`: [B, T, ...]."""
+
+        def step(prev, act):
+            return self.img_step(prev, act)
+
+        prior = tf.scan(step, _swap(action), state)
+        return tree_map(_swap, prior)
+
+    def imagine(self, policy, start, horizon):
+        """Rolls the prior forward `horizon` steps choosing actions with `policy`.
+
+        `policy(features) -> action [N, A]`; `start` states are [N, ...]. Returns the
+        successor states [N, H, ...] and the actions [N, H, A] that led to them.
+        """
+        states, actions = [], []
+        state = start
+        for _ in range(horizon):
+            action = policy(tf.stop_gradient(self.features(state)))
+            state = self.img_step(state, action)
+            states.append(state)
+            actions.append(action)
+        stacked = tree_map(lambda *xs: tf.stack(xs, 1), *states)
+        return stacked, tf.stack(actions, 1)
+
+    def kl_terms(self, post, prior, mask_by_gate):
+        """Per-step KL(post || sg(prior)) and KL(sg(post) || prior), each [B, T], float32."""
+        sg = tf.stop_gradient
+        post_stats = {key: post[key] for key in self.stat_keys}
+        prior_stats = {key: prior[key] for key in self.stat_keys}
+        lhs = self.latent.kl(post_stats, tree_map(sg, prior_stats))
+        rhs = self.latent.kl(tree_map(sg, post_stats), prior_stats)
+        if mask_by_gate:
+            gate = tf.cast(post["gate"], tf.float32)
+            lhs, rhs = lhs * gate, rhs * gate
+        return tf.reduce_sum(lhs, -1), tf.reduce_sum(rhs, -1)
+
+    def kl_loss(self, post, prior, balance, free, scale, mask_by_gate=False):
+        """Balanced KL with free nats on the batch/time average (vsg-spec 3.1).
+
+        Returns (loss scalar, per-step KL(post || prior) [B, T]).
+        """
+        lhs, rhs = self.kl_terms(post, prior, mask_by_gate)
+        lhs_mean, rhs_mean = tf.reduce_mean(lhs), tf.reduce_mean(rhs)
+        loss = (1.0 - balance) * tf.maximum(lhs_mean, free)
+        loss += balance * tf.maximum(rhs_mean, free)
+        return scale * loss, lhs
+
+    def gate_loss(self, post, prior_prob, free, scale):
+        """lambda * max(mean_{B,T} sum_dims KL(Bern(p) || Bern(prior)), free): (loss, kl)."""
+        kl = tf.reduce_mean(tf.reduce_sum(bernoulli_kl(post["gate_prob"], prior_prob), -1))
+        return scale * tf.maximum(kl, free), kl

@@ -1,0 +1,67 @@
+"""RSSM: deterministic recurrent path plus stochastic latent (DreamerV1/V2; VSG with 'sgru').
+
+Prior step (vsg-spec 2.2):   x = ELU(Dense([flat(z_{t-1}), a_t]))
+                             h_t = cell(x, h_{t-1})          (soft GRU, or VSG's binary gate)
+                             prior = Dense(ELU(Dense(h_t)))
+Posterior step:              post = Dense(ELU(Dense([h_t, embed_t])))   (same h_t and gate)
+Features: [flat(z_t), h_t].
+"""
+
+import tensorflow as tf
+
+from vsg import nn
+from vsg.dynamics.base import LatentDynamics
+from vsg.dynamics.cells import make_cell
+
+
+class RSSM(LatentDynamics):
+    """State: deter [B, D], stoch [B, S(, K)], stats, gate / gate_prob [B, D]."""
+
+    def __init__(self, config, latent, action_size, embed_size, rng, dtype=tf.float32):
+        hidden, deter = config.dyn_hidden, config.dyn_deter
+        cell = make_cell(config.dyn_cell, hidden, deter, dtype=dtype)
+        super().__init__(latent, cell, rng, dtype, name="rssm")
+        self.deter_size = deter
+        self.gate_size = deter
+        self.feature_size = latent.flat_size + deter
+        self.stat_keys = tuple(latent.initial(1, tf.float32)[0])
+        self.img_in = nn.Dense(latent.flat_size + action_size, hidden, tf.nn.elu, dtype, "img_in")
+        self.img_out = nn.Dense(deter, hidden, tf.nn.elu, dtype, "img_out")
+        self.img_stats = nn.Dense(hidden, latent.stats_size, None, dtype, "img_stats")
+        self.obs_out = nn.Dense(deter + embed_size, hidden, tf.nn.elu, dtype, "obs_out")
+        self.obs_stats = nn.Dense(hidden, latent.stats_size, None, dtype, "obs_stats")
+
+    def initial(self, batch_size):
+        stats, stoch = self.latent.initial(batch_size, self.compute_dtype)
+        zeros = tf.zeros([batch_size, self.deter_size], self.compute_dtype)
+        return {"deter": zeros, "stoch": stoch, "gate": zeros, "gate_prob": zeros, **stats}
+
+    def _prior_from(self, deter, sample):
+        stats = self.latent.stats(self.img_stats(self.img_out(deter)))
+        stoch = self.latent.sample(stats, self.rng) if sample else self.latent.mode(stats)
+        return stats, stoch
+
+    def img_step(self, prev, action, sample=True):
+        x = tf.concat([self.latent.flatten(prev["stoch"]), tf.cast(action, self.compute_dtype)], -1)
+        deter, gate, prob = self.cell(self.img_in(x), prev["deter"], self.rng)
+        stats, stoch = self._prior_from(deter, sample)
+        return {"deter": deter, "stoch": stoch, "gate": gate, "gate_prob": prob, **stats}
+
+    def obs_step(self, prev, action, embed, is_first, sample=True):
+        prev, action = self.reset(prev, action, is_first)
+        prior = self.img_step(prev, action, sample)
+        x = tf.concat([prior["deter"], tf.cast(embed, self.compute_dtype)], -1)
+        stats = self.latent.stats(self.obs_stats(self.obs_out(x)))
+        stoch = self.latent.sample(stats, self.rng) if sample else self.latent.mode(stats)
+        post = {**prior, "stoch": stoch, **stats}
+        return post, prior
+
+    def features(self, state):
+        return tf.concat([self.latent.flatten(state["stoch"]), state["deter"]], -1)
+
+    def transition(self, prev, action, gate=None):
+        x = tf.concat([self.latent.flatten(prev["stoch"]), tf.cast(action, self.compute_dtype)], -1)
+        cand, prob = self.cell.candidate(self.img_in(x), prev["deter"])
+        deter = self.cell.mix(cand, prev["deter"], prob if gate is None else gate)
+        stats = self.latent.stats(self.img_stats(self.img_out(deter)))
+        return {"deter": deter, **stats}

@@ -1,0 +1,212 @@
+"""Metrics to the console, `metrics.jsonl` and TensorBoard, plus GIF and PNG files.
+
+Logged values are buffered and go out together at `Logger.write(step)`, with `step` counted in
+environment frames. TensorBoard tags are `<group>/<name>` where the group is `scalars`,
+`videos` or `images`; a name that already contains '/' is used as the tag unchanged, so
+callers can choose their own hierarchy (`train/return`, `loss/kl`, ...). Files written:
+
+    <logdir>/metrics.jsonl          one JSON object per write: {"step": step, name: mean, ...}
+    <logdir>/events.out.tfevents.*  TensorBoard scalars, GIF videos, PNG images
+    <logdir>/videos/<name>.gif      latest video per name ('/' in names becomes '_')
+    <logdir>/images/<name>.png      latest image per name
+"""
+
+import io
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from vsg.replay import atomic_write_bytes
+
+VIDEO_FPS = 20
+_CONSOLE_SCALARS = ("train/return", "eval/return")
+
+
+def video_grid(frames: np.ndarray) -> np.ndarray:
+    """Tile B sequences side by side: [B, T, H, W, C] -> [T, H, B * W, C]."""
+    batch, steps, height, width, channels = frames.shape
+    return frames.transpose(1, 2, 0, 3, 4).reshape(steps, height, batch * width, channels)
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """uint8 pass through; floats are taken to lie in [0, 1] and are clipped to it."""
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        return array
+    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _pil_image(frame: np.ndarray) -> Image.Image:
+    """A uint8 frame [H, W, C] with C in {1, 3, 4} as a Pillow image."""
+    return Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
+
+
+def encode_gif(frames: np.ndarray, fps: int = VIDEO_FPS) -> bytes:
+    """Animated, looping GIF bytes of uint8 frames [T, H, W, C]."""
+    images = [_pil_image(frame) for frame in frames]
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=round(1000 / fps),
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 image [H, W, C]."""
+    buffer = io.BytesIO()
+    _pil_image(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _json_safe(value: float) -> float | None:
+    # NaN and infinity are not valid JSON; null reads back as NaN in pandas.
+    return value if math.isfinite(value) else None
+
+
+def _format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class Logger:
+    """Buffers scalars, videos and images and writes them at `write(step)`.
+
+    Args:
+        logdir: run directory; created if missing. `metrics.jsonl` is appended to, so a
+            resumed run continues the same file.
+        total_steps: the run's budget in environment frames, for the ETA.
+        step: the environment frame the run starts (or resumes) at, for fps and ETA.
+    """
+
+    def __init__(self, logdir: str | os.PathLike, total_steps: int, step: int = 0):
+        self._logdir = Path(logdir)
+        self._logdir.mkdir(parents=True, exist_ok=True)
+        self._total_steps = int(total_steps)
+        self._start = (int(step), time.monotonic())
+        self._last = self._start
+        self._scalars: dict[str, list[float]] = {}
+        self._videos: dict[str, np.ndarray] = {}
+        self._images: dict[str, np.ndarray] = {}
+        self._latest: dict[str, float] = {}  # Console values persist until logged again.
+        self._writer = None  # Created at the first write, so tests and tools can skip TF I/O.
+
+    @property
+    def logdir(self) -> Path:
+        return self._logdir
+
+    def scalar(self, name: str, value: float) -> None:
+        """Accumulate a scalar; the mean of all values since the last write is written."""
+        self._scalars.setdefault(name, []).append(float(value))
+
+    def video(self, name: str, frames: np.ndarray) -> None:
+        """Queue a video [T, H, W, C] (uint8, or float in [0, 1]); the latest per name wins."""
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] not in (1, 3, 4):
+            raise ValueError(
+                f"Video {name!r} must be [T, H, W, C] with C in 1, 3, 4, got {frames.shape}; "
+                "tile batches with video_grid()."
+            )
+        self._videos[name] = _to_uint8(frames)
+
+    def image(self, name: str, array: np.ndarray) -> None:
+        """Queue an image [H, W, C] (uint8, or float in [0, 1]); the latest per name wins."""
+        array = np.asarray(array)
+        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+            raise ValueError(f"Image {name!r} must be [H, W, C], got {array.shape}.")
+        self._images[name] = _to_uint8(array)
+
+    def write(self, step: int) -> dict[str, float]:
+        """Write everything buffered at `step` (environment frames); returns the scalar means.
+
+        Adds `fps`, environment frames per second since the previous write.
+        """
+        step = int(step)
+        now = time.monotonic()
+        elapsed = now - self._last[1]
+        fps = (step - self._last[0]) / elapsed if elapsed > 0 else 0.0
+        self._last = (step, now)
+        means = {name: float(np.mean(values)) for name, values in self._scalars.items()}
+        means["fps"] = fps
+        self._print(step, now, means)
+        record = {"step": step, **{name: _json_safe(value) for name, value in means.items()}}
+        with open(self._logdir / "metrics.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+        gifs = {name: encode_gif(frames) for name, frames in self._videos.items()}
+        self._write_tensorboard(step, means, gifs)
+        for name, gif in gifs.items():
+            atomic_write_bytes(self._media_path("videos", name, ".gif"), gif)
+        for name, array in self._images.items():
+            atomic_write_bytes(self._media_path("images", name, ".png"), encode_png(array))
+        self._scalars, self._videos, self._images = {}, {}, {}
+        return means
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _print(self, step: int, now: float, means: dict[str, float]) -> None:
+        # The ETA uses the average rate since start or resume, which is steadier than the fps
+        # of the last interval (that one includes evaluation pauses).
+        rate = (step - self._start[0]) / max(now - self._start[1], 1e-9)
+        eta = (self._total_steps - step) / rate if rate > 0 else math.inf
+        parts = [f"[{step}]", f"fps {means['fps']:.1f}", f"eta {_format_duration(eta)}"]
+        for name in _CONSOLE_SCALARS:
+            if name in means:
+                self._latest[name] = means[name]
+            if name in self._latest:
+                parts.append(f"{name} {self._latest[name]:.4g}")
+        print(" / ".join(parts), flush=True)
+
+    def _write_tensorboard(
+        self, step: int, means: dict[str, float], gifs: dict[str, bytes]
+    ) -> None:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self._logdir))
+        with self._writer.as_default():
+            for name, value in means.items():
+                tf.summary.scalar(_tag("scalars", name), value, step=step)
+            for name, gif in gifs.items():
+                summary = _gif_summary(_tag("videos", name), self._videos[name].shape, gif)
+                tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
+            for name, array in self._images.items():
+                tf.summary.image(_tag("images", name), array[None], step=step)
+        self._writer.flush()
+
+    def _media_path(self, folder: str, name: str, suffix: str) -> Path:
+        return self._logdir / folder / (name.replace("/", "_") + suffix)
+
+
+def _tag(group: str, name: str) -> str:
+    return name if "/" in name else f"{group}/{name}"
+
+
+def _gif_summary(tag: str, shape: tuple[int, ...], gif: bytes) -> tf.compat.v1.Summary:
+    """A legacy image summary holding an animated GIF of `shape` [T, H, W, C].
+
+    tf.summary.image only encodes PNG, so the GIF goes in as an encoded image string, which
+    TensorBoard's image tab plays.
+    """
+    _, height, width, channels = shape
+    image = tf.compat.v1.Summary.Image(
+        height=height, width=width, colorspace=channels, encoded_image_string=gif
+    )
+    return tf.compat.v1.Summary(value=[tf.compat.v1.Summary.Value(tag=tag, image=image)])

@@ -1,0 +1,82 @@
+"""Training entry point: `python -m vsg.train --configs defaults dmc dreamerv2 --task ...`.
+
+Resolves and validates the config (exit 2 on bad input, before anything is created), builds
+the envs, the agent, the replay and the logger, restores the last checkpoint of the run
+directory if there is one, and runs the collect / train / evaluate loop.
+"""
+
+import pathlib
+import sys
+import time
+
+import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
+import envs
+from vsg.config import ConfigError, load_config, save_config
+from vsg.dynamics import DYNAMICS
+from vsg.dynamics.cells import CELLS
+
+
+def validate(config):
+    """Checks values that are well-typed but meaningless; raises ConfigError naming them."""
+    positive = ["steps", "action_repeat", "batch_size", "batch_length", "train_every"]
+    positive += ["dyn_hidden", "dyn_deter", "dyn_stoch", "units", "cnn_depth", "imag_horizon"]
+    positive += ["log_every", "eval_every", "checkpoint_every", "video_every"]
+    for key in positive:
+        if config[key] <= 0:
+            raise ConfigError(f"{key} must be positive, got {config[key]}")
+    for key in ["prefill", "dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]:
+        if config[key] < 0:
+            raise ConfigError(f"{key} must be non-negative, got {config[key]}")
+    if list(config.size) != [64, 64]:
+        raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
+    if config.precision not in ("auto", "32", "16", "bf16"):
+        raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    if config.model_type not in DYNAMICS:
+        raise ConfigError(f"unknown model_type '{config.model_type}' (known: {list(DYNAMICS)})")
+    if config.dyn_cell not in CELLS:
+        raise ConfigError(f"unknown dyn_cell '{config.dyn_cell}' (known: {list(CELLS)})")
+    if not 0.0 < config.dyn_gate_prior < 1.0:
+        raise ConfigError(f"dyn_gate_prior must lie in (0, 1), got {config.dyn_gate_prior}")
+    unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}
+    if unknown_heads:
+        raise ConfigError(f"grad_heads: unknown heads {sorted(unknown_heads)}")
+    try:
+        envs.validate_task(config.task)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def run_directory(config):
+    """`<logdir>/<task>/<id>/seed<seed>/`, as in the reference code."""
+    return pathlib.Path(config.logdir) / config.task / config.id / f"seed{config.seed}"
+
+
+def parse_or_exit(argv):
+    """The validated config, or a one-line error and exit status 2."""
+    try:
+        config = load_config(argv)
+        validate(config)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    return config
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    config = parse_or_exit(argv)
+    # Heavy imports only after the arguments are known to be good.
+    from vsg.loop import Trainer
+
+    run_dir = run_directory(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
+    print(f"run directory: {run_dir}", flush=True)
+    start = time.time()
+    Trainer(config, run_dir).run()
+    print(f"done in {time.time() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
