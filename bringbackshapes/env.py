@@ -41,8 +41,10 @@ class BringBackShapesEnv(gym.Env):
         render_mode: str | None = None,
     ):
         if max_objects < 1 or max_distractors < 0 or action_repeat < 1 or time_limit < 0:
-            raise ValueError("need max_objects >= 1, max_distractors >= 0, action_repeat >= 1 "
-                             "and time_limit >= 0")
+            raise ValueError(
+                "need max_objects >= 1, max_distractors >= 0, action_repeat >= 1 "
+                "and time_limit >= 0"
+            )
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}")
         self.max_objects = max_objects
@@ -94,7 +96,7 @@ class BringBackShapesEnv(gym.Env):
         return self.renderer.observation(self.world), self._info()
 
     def step(self, action):
-        """Hold ``action`` for up to ``action_repeat`` physics steps; stop early at an episode end."""
+        """Hold ``action`` for ``action_repeat`` physics steps, fewer if the episode ends."""
         angle, magnitude = float(action[0]), float(action[1])
         scale = magnitude * lay.FORCE_MULTIPLIER
         force = (math.cos(angle) * scale, math.sin(angle) * scale)

@@ -130,4 +130,9 @@ class ArenaLayout:
 
     def goal_box(self) -> tuple[float, float, float, float]:
         """The goal alcove (x0, y0, x1, y1), drawn green under everything else."""
-        return (self.goal_x, self.goal_y, self.width - WALL_THICKNESS, self.goal_y + self.goal_height)
+        return (
+            self.goal_x,
+            self.goal_y,
+            self.width - WALL_THICKNESS,
+            self.goal_y + self.goal_height,
+        )

@@ -30,6 +30,7 @@ class Piece:
     shape: pymunk.Shape
     local_vertices: np.ndarray  # (n, 2) counter-clockwise hull; empty for the circular agent
     colour: int = -1  # index into layout.COLOUR_NAMES for objects; -1 otherwise
+    kind: str = ""  # key of layout.SHAPE_VERTICES for objects; empty otherwise
     reach: float = field(init=False)  # largest distance of the outline from the body origin
 
     def __post_init__(self):
@@ -123,7 +124,7 @@ class World:
         shape = pymunk.Poly(body, lay.SHAPE_VERTICES[kind])
         shape.elasticity = lay.OBJECT_ELASTICITY
         self._add(body, shape, lay.OBJECT_FRICTION)
-        return Piece(body, shape, _ccw(shape.get_vertices()), colour)
+        return Piece(body, shape, _ccw(shape.get_vertices()), colour, kind)
 
     def apply_controls(self, agent_force: tuple[float, float], rng: np.random.Generator) -> None:
         """Distractor and agent forces plus their goal-line clamps, before the physics step."""

@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-import vsg  # noqa: F401  (imported before dm_control's TensorFlow-free stack, as everywhere)
+import vsg  # noqa: F401  (first, as everywhere: keeps MuJoCo rendering safe next to TF)
 from vsg.probe import ground_truth as gt
 from vsg.probe import metrics
 from vsg.probe.metrics import ProbeConfig

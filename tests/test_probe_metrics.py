@@ -252,3 +252,19 @@ def test_bench_runs_on_a_tiny_step():
     timings = bench(dim=16, stoch=8, act=2, n=2, n_rows=4, repeats=1)
     assert set(timings) == {"full_reverse", "full_forward", "rows4_reverse"}
     assert all(v > 0 for v in timings.values())
+
+
+def test_excluded_self_entry_still_sets_the_row_scale():
+    # A carried-over dimension (self entry 0.99) with a weak cross term 1e-3 and a row whose
+    # only cross term is strong: with the diagonal excluded, only the strong term is an edge.
+    J = np.array([[[0.99, 1e-3, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 1.0]]])
+    cfg = ProbeConfig(diag="exclude")
+    acc = metrics.analyze(J, cfg)
+    expected = np.zeros((3, 3), bool)
+    expected[1, 0] = True
+    np.testing.assert_array_equal(acc.union_mask(), expected)
+    steps = acc.per_step()
+    assert steps["density"][0] == 1 / 6  # 3 rows x 2 off-diagonal entries
+    assert steps["identity_row_frac"][0] == 1 / 3 and steps["zero_row_frac"][0] == 0.0
+    expected = (J[0] != 0) & (J[0] > 1e-3)  # keeping the diagonal adds the self edges only
+    np.testing.assert_array_equal(metrics.analyze(J).union_mask(), expected)

@@ -129,7 +129,12 @@ def build_parser(defaults):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--configs", nargs="+", default=["defaults"], help="presets merged in order"
+        "--configs",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="presets merged in order after 'defaults'; may be given several times "
+        "(a launcher's presets, then yours)",
     )
     return parser
 

@@ -107,7 +107,8 @@ class Trainer:
             self.checkpointer.save()
             raise
         self.checkpointer.save()
-        self.logger.write(int(self.step.numpy()))
+        if self.should["log"].last * self.config.log_every < int(self.step.numpy()):
+            self.logger.write(int(self.step.numpy()))  # the last partial interval
         self.logger.close()
         self.env.close()
         self.eval_env.close()

@@ -148,9 +148,10 @@ class SparsityAccumulator:
         Jt = J * self.in_scale[None, None, :] / self.out_scale[None, :, None]
         return Jt, valid
 
-    def _graphs(self, A, valid):
-        """Edge masks for every tau: [n_tau, t, n_out, n_in] bool."""
-        ref = A.max(axis=2, keepdims=True) if self.cfg.rule == "row" else 1.0
+    def _graphs(self, Jt, A, valid):
+        """Edge masks for every tau: [n_tau, t, n_out, n_in] bool. The row reference is taken
+        from the unmasked J~ so that an excluded self entry still sets the row's scale."""
+        ref = np.abs(Jt).max(axis=2, keepdims=True) if self.cfg.rule == "row" else 1.0
         base = (A > self.cfg.zero_atol) & self.considered[None] & valid[:, :, None]
         return np.stack([base & (A > tau * ref) for tau in self.cfg.tau_grid])
 
@@ -162,7 +163,7 @@ class SparsityAccumulator:
         identity = self._identity_rows(J)
         Jt, valid = self._standardise(J)
         A = np.abs(Jt) * self.considered[None]
-        G = self._graphs(A, valid)
+        G = self._graphs(Jt, A, valid)
         denom = (valid * self.considered.sum(axis=1)[None]).sum(axis=1).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
             density = G.sum(axis=(2, 3)).T / denom[:, None]  # [t, n_tau]
@@ -174,7 +175,7 @@ class SparsityAccumulator:
         row = {
             "density": density[:, self.cfg.headline_index],
             "density_tau": density,
-            "k_mass_mean": _nanmean_rows(k),
+            "k_mass_mean": _nanmean_rows(k),  # parents among the considered entries
             "zero_row_frac": 1.0 - valid.mean(axis=1),
             "identity_row_frac": identity.mean(axis=1),
         }

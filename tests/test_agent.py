@@ -1,0 +1,127 @@
+"""End-to-end agent tests at the tiny preset: training steps, policy, precision, checkpoints."""
+
+import functools
+
+import numpy as np
+import pytest
+
+# isort: off
+import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
+import tensorflow as tf
+
+# isort: on
+from vsg.agent import Agent
+from vsg.checkpoint import Checkpointer
+from vsg.config import load_config
+
+A = 2
+PRESETS = ["dreamerv1", "dreamerv2", "vsg", "svsg"]
+
+
+def make_agent(preset, *flags):
+    config = load_config(["--configs", "dmc", preset, "tiny", "--dyn_stoch", "4", *flags])
+    return Agent(config, A)
+
+
+def batch(config, seed=0):
+    """Random uint8 images and actions, batch_size x batch_length, episodes starting at t=0."""
+    gen = np.random.default_rng(seed)
+    shape = (config.batch_size, config.batch_length)
+    is_first = np.zeros(shape, bool)
+    is_first[:, 0] = True
+    return {
+        "image": tf.constant(gen.integers(0, 256, (*shape, 64, 64, 3), dtype=np.uint8)),
+        "action": tf.constant(gen.uniform(-1, 1, (*shape, A)).astype(np.float32)),
+        "reward": tf.constant(gen.normal(size=shape).astype(np.float32)),
+        "is_first": tf.constant(is_first),
+        "is_terminal": tf.constant(np.zeros(shape, bool)),
+    }
+
+
+@functools.cache
+def trained(preset):
+    """An agent after 3 float32 updates, with the metrics of each update."""
+    agent = make_agent(preset, "--precision", "32")
+    before = [v.numpy() for v in agent.trainable_variables]
+    history = [
+        {k: float(v) for k, v in agent.train(batch(agent.config, seed)).items()}
+        for seed in range(3)
+    ]
+    return agent, before, history
+
+
+def assert_finite(metrics):
+    bad = {key: value for key, value in metrics.items() if not np.isfinite(value)}
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_three_float32_updates_have_finite_losses(preset):
+    """Each variant trains 3 steps with finite metrics, changes its weights and logs gates."""
+    agent, before, history = trained(preset)
+    assert agent.dtype == tf.float32
+    for metrics in history:
+        assert_finite(metrics)
+        assert 0.0 <= metrics["gate/open_frac_mean"] <= 1.0
+        for key in ("model/image_loss", "model/kl_loss", "actor/loss", "value/loss"):
+            assert key in metrics
+        assert ("gate/loss" in metrics) == (preset in ("vsg", "svsg"))
+    after = [v.numpy() for v in agent.trainable_variables]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert int(agent.wm.opt.step.numpy()) == 3
+    assert int(agent.behavior.actor_opt.step.numpy()) == 3
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_policy_actions_and_gates(preset):
+    """The policy returns [N, A] actions in [-1, 1] (sampled and mode); stochastic gates in the
+    state are exactly 0 or 1, soft GRU gates lie in (0, 1)."""
+    agent, _, _ = trained(preset)
+    n = 3
+    gen = np.random.default_rng(9)
+    state = agent.initial_policy_state(n)
+    for t, explore in enumerate([True, True, False]):
+        obs = {
+            "image": tf.constant(gen.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)),
+            "is_first": tf.constant([t == 0] * n),
+        }
+        action, state = agent.policy(obs, state, tf.constant(explore))
+        assert action.shape == (n, A) and action.dtype == tf.float32
+        assert np.all(np.abs(action.numpy()) <= 1.0)
+        np.testing.assert_array_equal(state[1].numpy(), action.numpy())
+        gate = state[0]["gate"].numpy()
+        if agent.wm.dynamics.cell.stochastic_gate:
+            assert set(np.unique(gate)) <= {0.0, 1.0}
+        else:
+            assert np.all((gate > 0) & (gate < 1))
+
+
+def test_mixed_float16_update_runs():
+    """`--precision 16` computes in float16 (variables stay float32) and one VSG update gives
+    finite metrics with loss scaling."""
+    agent = make_agent("vsg", "--precision", "16")
+    assert agent.dtype == tf.float16
+    metrics = {k: float(v) for k, v in agent.train(batch(agent.config)).items()}
+    assert_finite(metrics)
+    assert metrics["model/loss_scale"] >= 1.0
+    assert 0.0 <= metrics["gate/open_frac_mean"] <= 1.0
+    assert all(v.dtype == tf.float32 for v in agent.trainable_variables)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    """save, perturb a weight, an Adam slot and the generator, restore: all values come back."""
+    agent, _, _ = trained("vsg")
+    checkpointer = Checkpointer(tmp_path / "checkpoint", agent=agent)
+    assert not checkpointer.restore()
+    checkpointer.save()
+    kernel, slot = agent.wm.encoder.convs[0].kernel, agent.wm.opt.m[0]
+    saved = [kernel.numpy(), slot.numpy(), agent.rng.state.numpy(), agent.wm.opt.step.numpy()]
+    assert np.any(saved[1] != 0)
+    kernel.assign_add(tf.ones_like(kernel))
+    slot.assign(tf.zeros_like(slot))
+    agent.rng.uniform([5])
+    agent.wm.opt.step.assign(0)
+    assert checkpointer.restore()
+    restored = [kernel.numpy(), slot.numpy(), agent.rng.state.numpy(), agent.wm.opt.step.numpy()]
+    for want, got in zip(saved, restored, strict=True):
+        np.testing.assert_array_equal(got, want)

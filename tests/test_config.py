@@ -1,0 +1,144 @@
+"""Tests for vsg.config: preset merging, typed overrides, errors, saving and the CLI."""
+
+import subprocess
+import sys
+
+import pytest
+from ruamel.yaml import YAML
+
+from vsg.config import ConfigError, load_config, load_presets, save_config
+
+ROOT = __file__.rsplit("/tests/", 1)[0]
+
+PRESETS = {
+    "defaults": {
+        "steps": 10,
+        "lr": 1.0e-3,
+        "flag": False,
+        "heads": ["image", "reward"],
+        "size": [64, 64],
+        "name": "base",
+    },
+    "first": {"steps": 20, "name": "first"},
+    "second": {"steps": 30, "lr": 2},
+    "broken": {"nope": 1},
+}
+
+
+def load(argv):
+    return load_config(argv, PRESETS)
+
+
+def test_presets_merge_in_order_later_wins():
+    """Each preset overrides the ones before it; untouched keys keep their defaults."""
+    config = load(["--configs", "first", "second"])
+    assert config.steps == 30 and config.name == "first" and config.flag is False
+    assert config.lr == 2.0 and isinstance(config.lr, float)
+    assert load(["--configs", "second", "first"]).steps == 20
+
+
+def test_configs_flag_may_repeat_and_extends():
+    """A second --configs appends to the first list instead of replacing it."""
+    config = load(["--configs", "first", "--steps", "5", "--configs", "second"])
+    assert config.name == "first" and config.lr == 2.0
+    assert config.steps == 5  # command-line overrides win over every preset
+
+
+@pytest.mark.parametrize(
+    "key, text, expected",
+    [
+        ("steps", "7", 7),
+        ("steps", "1e3", 1000),
+        ("lr", "3e-4", 3e-4),
+        ("lr", "2", 2.0),
+        ("flag", "True", True),
+        ("flag", "False", False),
+        ("heads", "a,b", ["a", "b"]),
+        ("size", "32,48", [32, 48]),
+        ("name", "x", "x"),
+    ],
+)
+def test_overrides_are_typed_by_defaults(key, text, expected):
+    """`--key value` is parsed with the type of the default value."""
+    value = load(["--" + key, text])[key]
+    assert value == expected and type(value) is type(expected)
+    if isinstance(expected, list):
+        assert [type(item) for item in value] == [type(item) for item in expected]
+
+
+def test_key_equals_value_form():
+    """`--key=value` is accepted like `--key value`."""
+    assert load(["--steps=4"]).steps == 4
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--nope", "1"], "nope"),
+        (["--configs", "missing"], "missing"),
+        (["--configs", "broken"], "nope"),
+        (["--steps", "abc"], "steps"),
+        (["--steps", "1.5"], "steps"),
+        (["--flag", "maybe"], "flag"),
+        (["--lr", "fast"], "lr"),
+        (["--steps"], "steps"),
+    ],
+)
+def test_bad_input_raises_config_error_naming_it(argv, fragment):
+    """Unknown keys/presets, mistyped and missing values raise ConfigError naming the culprit."""
+    with pytest.raises(ConfigError, match=fragment):
+        load(argv)
+
+
+def test_preset_value_of_wrong_type_is_rejected():
+    """A preset may not change a key's type (an int may widen to a float)."""
+    presets = {**PRESETS, "bad": {"steps": "many"}}
+    with pytest.raises(ConfigError, match="steps"):
+        load_config(["--configs", "bad"], presets)
+
+
+def test_save_config_round_trips(tmp_path):
+    """save_config writes YAML that loads back to the same values, with no temp file left."""
+    config = load_config(["--configs", "dmc", "dreamerv2", "tiny", "--dyn_stoch", "4"])
+    path = tmp_path / "config.yaml"
+    save_config(config, path)
+    assert YAML(typ="safe", pure=True).load(path.read_text()) == dict(config)
+    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]
+
+
+def test_shipped_presets_are_consistent():
+    """Every shipped preset merges cleanly on top of defaults and sets the documented values."""
+    presets = load_presets()
+    for name in presets:
+        load_config(["--configs", name])
+    vsg = load_config(["--configs", "dmc", "vsg"])
+    assert (vsg.model_type, vsg.dyn_cell, vsg.dyn_discrete) == ("rssm", "sgru", 32)
+    svsg = load_config(["--configs", "dmc", "svsg"])
+    assert (svsg.model_type, svsg.dyn_kl_mask, svsg.dyn_discrete) == ("srssm", True, 0)
+
+
+def run_train(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "vsg.train", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_help_lists_keys():
+    """`python -m vsg.train --help` exits 0 and lists every config key."""
+    result = run_train("--help")
+    assert result.returncode == 0, result.stderr
+    for key in load_presets()["defaults"]:
+        assert f"--{key} " in result.stdout
+
+
+def test_cli_unknown_key_exits_2_with_one_line():
+    """An unknown key exits with status 2 and stderr is exactly one line naming it."""
+    result = run_train("--nope", "1")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error") and "nope" in lines[0]
