@@ -12,20 +12,35 @@ from typing import Any
 
 DMC_PREFIX = "dmc_"
 BBS_PREFIX = "bringbackshapes_"
+BBS_TASKS = ("bringbackshapes_sparse", "bringbackshapes_dense")
+
+
+def run_label(task: str, config: Mapping[str, Any]) -> str:
+    """The folder name that groups runs of one task variant under the log directory.
+
+    BringBackShapes variants differ by options, not by task name, so their label adds the
+    distractor count and arena scale (`bringbackshapes_sparse_distract2_size1.2`), the names
+    the published learning curves use.
+    """
+    if task.startswith(BBS_PREFIX):
+        return f"{task}_distract{config['max_distractors']}_size{config['arena_scale']}"
+    return task
 
 
 def validate_task(task: str) -> None:
     """Raise ValueError (one line, naming ``task``) if ``task`` is not a known task.
 
     Builds no env. DMC names are checked against ``dm_control.suite`` (which imports MuJoCo);
-    BringBackShapes names only need a non-empty type after the suite name.
+    BringBackShapes tasks are ``bringbackshapes_sparse`` and ``bringbackshapes_dense``.
     """
     if task.startswith(DMC_PREFIX):
         from envs.dmc import resolve
 
         resolve(task)
-    elif task.startswith(BBS_PREFIX) and len(task) > len(BBS_PREFIX):
+    elif task in BBS_TASKS:
         return
+    elif task.startswith(BBS_PREFIX):
+        raise ValueError(f"Unknown task {task!r}: expected one of {', '.join(BBS_TASKS)}.")
     else:
         raise ValueError(
             f"Unknown task {task!r}: expected dmc_<domain>_<task> or bringbackshapes_<type>."

@@ -39,6 +39,9 @@ esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 echo "task dmc_$TASK, model $MODEL, id $ID, seed $SEED"
-exec "${PYTHON:-python3}" -m vsg.train --configs defaults dmc "$PRESET" \
+if [ -z "${PYTHON:-}" ]; then
+  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+exec "$PYTHON" -m vsg.train --configs defaults dmc "$PRESET" \
   --logdir logs/dmc --task "dmc_$TASK" --id "$ID" --seed "$SEED" --steps 500005 \
   "${SIZES[@]}" "${GATES[@]}" "$@"

@@ -54,6 +54,7 @@ def test_configs_flag_may_repeat_and_extends():
         ("flag", "True", True),
         ("flag", "False", False),
         ("heads", "a,b", ["a", "b"]),
+        ("heads", "a, b,", ["a", "b"]),
         ("size", "32,48", [32, 48]),
         ("name", "x", "x"),
     ],

@@ -123,21 +123,22 @@ def reference(model, prev, action, embed, gate):
         post_stats, post_z = stats(
             model, dense(model.obs_stats, elu(dense(model.obs_out, post_in)))
         )
-        shape = prior_z.shape
-        mix = lambda z: (g * z.reshape(B, -1) + (1 - g) * flat_prev).reshape(shape)  # noqa: E731
+
+        def mix(z):
+            return (g * z.reshape(B, -1) + (1 - g) * flat_prev).reshape(z.shape)
+
         prior = {"stoch": mix(prior_z), "cand": cand, **prior_stats}
         post = {"stoch": mix(post_z), "cand": cand, **post_stats}
     prior["gate_prob"] = post["gate_prob"] = prob
     return post, prior
 
 
-def step(model, prev, action, embed, is_first=False):
+def step(model, prev, action, embed):
     """obs_step with mode latents; returns (post, prior, the uniform draw of the gate)."""
     state = model.rng.state.numpy()
     uniform = model.rng.uniform([B, model.gate_size], dtype=tf.float32).numpy()
     model.rng.reset(state)
-    first = tf.fill([B], is_first)
-    post, prior = model.obs_step(prev, action, embed, first, sample=False)
+    post, prior = model.obs_step(prev, action, embed, tf.zeros([B], bool), sample=False)
     return (
         {k: v.numpy() for k, v in post.items()},
         {k: v.numpy() for k, v in prior.items()},

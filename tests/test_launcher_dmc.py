@@ -1,40 +1,14 @@
 """End to end: scripts/dmc.sh trains, logs to TensorBoard, resumes, and rejects bad input."""
 
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.util.tensor_util import make_ndarray
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-LAUNCHER = ROOT / "scripts" / "dmc.sh"
+from conftest import read_scalars, run_launcher
 
 
 def launch(args, cwd, timeout=600):
-    env = {**os.environ, "PYTHON": sys.executable, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        ["bash", str(LAUNCHER), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def scalar_tags(run_dir):
-    """{tag: [values]} of the TF2 scalar summaries (stored as tensors) in run_dir."""
-    events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
-    events.Reload()
-    values = {
-        tag: [make_ndarray(e.tensor_proto) for e in events.Tensors(tag)]
-        for tag in events.Tags()["tensors"]
-    }
-    return {tag: [float(v) for v in vs] for tag, vs in values.items() if vs[0].shape == ()}
+    return run_launcher("dmc.sh", args, cwd, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +24,7 @@ def first_run(tmp_path_factory):
 def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     _, _, run_dir, result = first_run
     assert "MUJOCO_GL=" in result.stdout  # The chosen GL back-end is announced.
-    tags = scalar_tags(run_dir)
+    tags = read_scalars(run_dir)
     for tag in ["model/loss", "model/image_loss", "model/kl", "actor/loss", "value/loss"]:
         assert tag in tags and all(abs(v) < 1e9 for v in tags[tag]), tag
     assert "train/return" in tags and "eval/return" in tags
@@ -93,4 +67,42 @@ def test_bad_input_exits_2_and_creates_nothing(case, tmp_path):
     result = launch(BAD_ARGS[case], tmp_path, timeout=120)
     assert result.returncode == 2, (case, result.stdout, result.stderr)
     assert "error" in result.stderr.lower()
+    assert list(tmp_path.iterdir()) == []
+
+
+# model -> (run id, config values the launcher must produce for DIM 64, prior 0.3)
+MODELS = {
+    "DreamerV1": ("DreamerV1_b", {"dyn_discrete": 0, "dyn_cell": "gru_layer_norm"}),
+    "DreamerV2": ("DreamerV2_b", {"dyn_discrete": 32, "dyn_cell": "gru_layer_norm"}),
+    "VSG": (
+        "VSG_prior0.3_b",
+        {"dyn_cell": "sgru", "dyn_discrete": 32, "dyn_gate_scale": 0.1, "dyn_gate_prior": 0.3},
+    ),
+    "SVSG": (
+        "SVSG_prior0.3_b",
+        {
+            "model_type": "srssm",
+            "dyn_cell": "sgru",
+            "dyn_discrete": 0,
+            "dyn_stoch": 64,
+            "dyn_kl_mask": True,
+            "dyn_gate_scale": 0.1,
+            "dyn_gate_prior": 0.3,
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_launcher_maps_each_model_to_its_config_and_run_id(model, tmp_path):
+    result = launch(["walker_walk", model, "b", "0.3", "64", "2", "--dry_run"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    run_line, config_line = result.stdout.strip().splitlines()[-2:]
+    run_id, expected = MODELS[model]
+    assert run_line == f"run directory: logs/dmc/dmc_walker_walk/{run_id}/seed2"
+    config = json.loads(config_line)
+    assert config["dyn_hidden"] == 64 and config["steps"] == 500005 and config["seed"] == 2
+    if model != "SVSG":
+        assert config["dyn_deter"] == 64 and config["model_type"] == "rssm"
+    assert {key: config[key] for key in expected} == expected
     assert list(tmp_path.iterdir()) == []

@@ -129,6 +129,9 @@ def build_parser(defaults):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--dry_run", action="store_true", help="print the run directory and config, then exit"
+    )
+    parser.add_argument(
         "--configs",
         nargs="+",
         action="extend",

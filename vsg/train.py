@@ -5,6 +5,7 @@ the envs, the agent, the replay and the logger, restores the last checkpoint of 
 directory if there is one, and runs the collect / train / evaluate loop.
 """
 
+import json
 import pathlib
 import sys
 import time
@@ -47,8 +48,9 @@ def validate(config):
 
 
 def run_directory(config):
-    """`<logdir>/<task>/<id>/seed<seed>/`, as in the reference code."""
-    return pathlib.Path(config.logdir) / config.task / config.id / f"seed{config.seed}"
+    """`<logdir>/<task label>/<id>/seed<seed>/`, as in the reference code."""
+    label = envs.run_label(config.task, config)
+    return pathlib.Path(config.logdir) / label / config.id / f"seed{config.seed}"
 
 
 def parse_or_exit(argv):
@@ -63,12 +65,18 @@ def parse_or_exit(argv):
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
+    argv = [arg for arg in argv if arg != "--dry_run"]
     config = parse_or_exit(argv)
+    run_dir = run_directory(config)
+    if dry_run:
+        print(f"run directory: {run_dir}")
+        print(json.dumps(dict(config), sort_keys=True))
+        return
     # Heavy imports only after the arguments are known to be good.
     from vsg.loop import Trainer
 
-    run_dir = run_directory(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
