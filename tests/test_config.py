@@ -143,3 +143,12 @@ def test_cli_unknown_key_exits_2_with_one_line():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("error") and "nope" in lines[0]
+
+
+def test_validation_name_lists_match_the_registries():
+    """vsg.train checks model/cell names without importing TensorFlow; keep them in sync."""
+    from vsg.dynamics import DYNAMICS
+    from vsg.dynamics.cells import CELLS
+    from vsg.train import CELL_NAMES, MODEL_TYPES
+
+    assert set(MODEL_TYPES) == set(DYNAMICS) and set(CELL_NAMES) == set(CELLS)

@@ -4,7 +4,6 @@ and bad input exits 2 before anything is created."""
 import json
 
 import pytest
-
 from conftest import read_scalars, run_launcher
 
 BASIC = ["sparse", "3000", "0", "5", "False", "False", "False", "125", "1.0", "0.4", "1"]

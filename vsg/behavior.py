@@ -31,7 +31,9 @@ class ActorCritic(tf.Module):
         self.config = config
         self.rng = rng
         units = config.units
-        self.actor = nn.MLP(feature_size, 2 * action_size, config.actor_layers, units, dtype, "actor")
+        self.actor = nn.MLP(
+            feature_size, 2 * action_size, config.actor_layers, units, dtype, "actor"
+        )
         self.critic = nn.MLP(feature_size, 1, config.value_layers, units, dtype, "critic")
         self.slow_critic = nn.MLP(feature_size, 1, config.value_layers, units, dtype, "slow")
         for slow, fast in zip(self.slow_critic.variables, self.critic.variables, strict=True):
@@ -39,10 +41,22 @@ class ActorCritic(tf.Module):
         scaling = dtype == tf.float16
         c = config
         self.actor_opt = Adam(
-            "actor", self.actor.variables, c.actor_lr, c.opt_eps, c.actor_grad_clip, c.weight_decay, scaling
+            "actor",
+            self.actor.variables,
+            c.actor_lr,
+            c.opt_eps,
+            c.actor_grad_clip,
+            c.weight_decay,
+            scaling,
         )
         self.critic_opt = Adam(
-            "value", self.critic.variables, c.value_lr, c.opt_eps, c.value_grad_clip, c.weight_decay, scaling
+            "value",
+            self.critic.variables,
+            c.value_lr,
+            c.opt_eps,
+            c.value_grad_clip,
+            c.weight_decay,
+            scaling,
         )
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="updates")
 
@@ -59,7 +73,9 @@ class ActorCritic(tf.Module):
         start = {key: tf.reshape(v, [-1] + v.shape[2:].as_list()) for key, v in start.items()}
         self._update_slow_critic()
         with tf.GradientTape() as actor_tape:
-            states, _ = dynamics.imagine(lambda f: self.policy(f).sample(self.rng), start, c.imag_horizon)
+            states, _ = dynamics.imagine(
+                lambda f: self.policy(f).sample(self.rng), start, c.imag_horizon
+            )
             feat = tf.cast(dynamics.features(states), tf.float32)
             feat_tm = tf.transpose(feat, [1, 0, 2])  # [H, N, F]
             reward = tf.cast(world_model.reward(feat_tm)[..., 0], tf.float32)

@@ -59,7 +59,7 @@ def parse_value(key, text, default):
         except ValueError:
             raise ConfigError(f"--{key}: expected a number, got '{text}'") from None
     if isinstance(default, list):
-        items = [item for item in text.split(",") if item.strip()]
+        items = [item.strip() for item in text.split(",") if item.strip()]
         if default:
             return [parse_value(key, item, default[0]) for item in items]
         return items
@@ -127,6 +127,7 @@ def build_parser(defaults):
         epilog="config keys (default):\n"
         + "\n".join(f"  --{key} {value!r}" for key, value in defaults.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     parser.add_argument(
         "--dry_run", action="store_true", help="print the run directory and config, then exit"

@@ -16,7 +16,9 @@ _EPS = 1e-6
 
 def straight_through(hard, soft):
     """Forward value `hard`, gradient of `soft`."""
-    return hard + soft - tf.stop_gradient(soft)
+    # Parenthesised so the forward value is exactly `hard`: (soft - sg(soft)) is exactly 0,
+    # whereas hard + soft - soft can round (1 + p - p != 1 in float32).
+    return hard + (soft - tf.stop_gradient(soft))
 
 
 class DiscreteLatent:

@@ -10,11 +10,12 @@ import pathlib
 import sys
 import time
 
-import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
 import envs
+import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
 from vsg.config import ConfigError, load_config, save_config
-from vsg.dynamics import DYNAMICS
-from vsg.dynamics.cells import CELLS
+
+MODEL_TYPES = ("rssm", "srssm")
+CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
 
 
 def validate(config):
@@ -32,10 +33,14 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
-    if config.model_type not in DYNAMICS:
-        raise ConfigError(f"unknown model_type '{config.model_type}' (known: {list(DYNAMICS)})")
-    if config.dyn_cell not in CELLS:
-        raise ConfigError(f"unknown dyn_cell '{config.dyn_cell}' (known: {list(CELLS)})")
+    # Checked against names, not the registries, so bad input fails before TensorFlow loads;
+    # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
+    if config.model_type not in MODEL_TYPES:
+        raise ConfigError(f"unknown model_type '{config.model_type}' (known: {MODEL_TYPES})")
+    if config.dyn_cell not in CELL_NAMES:
+        raise ConfigError(f"unknown dyn_cell '{config.dyn_cell}' (known: {CELL_NAMES})")
+    if config.dyn_kl_mask and config.model_type != "srssm":
+        raise ConfigError("dyn_kl_mask needs model_type srssm (the gate must cover the latents)")
     if not 0.0 < config.dyn_gate_prior < 1.0:
         raise ConfigError(f"dyn_gate_prior must lie in (0, 1), got {config.dyn_gate_prior}")
     unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}

@@ -101,17 +101,16 @@ class LatentDynamics(tf.Module):
         return tree_map(_swap, prior)
 
     def imagine(self, policy, start, horizon):
-        """Rolls the prior forward `horizon` steps choosing actions with `policy`.
+        """Rolls the prior forward from `start` choosing actions with `policy`.
 
-        `policy(features) -> action [N, A]`; `start` states are [N, ...]. Returns the
-        successor states [N, H, ...] and the actions [N, H, A] that led to them.
+        `policy(features) -> action [N, A]`; `start` states are [N, ...]. Returns the states
+        s_0 .. s_{H-1} [N, H, ...] with s_0 = start, and the actions a_0 .. a_{H-2}
+        [N, H - 1, A], where a_k is chosen in s_k and leads to s_{k+1}.
         """
-        states, actions = [], []
-        state = start
-        for _ in range(horizon):
-            action = policy(tf.stop_gradient(self.features(state)))
-            state = self.img_step(state, action)
-            states.append(state)
+        states, actions = [start], []
+        for _ in range(horizon - 1):
+            action = policy(tf.stop_gradient(self.features(states[-1])))
+            states.append(self.img_step(states[-1], action))
             actions.append(action)
         stacked = tree_map(lambda *xs: tf.stack(xs, 1), *states)
         return stacked, tf.stack(actions, 1)

@@ -127,7 +127,7 @@ def get_episodes(args, run, config):
         raise
 
 
-def _meta(run, config, probe, episodes, step, args, rows):
+def _meta(run, config, probe, episodes, step, args):
     return {
         "run_dir": str(run),
         "label": f"{family(config)}:{config.task}:{config.id}:seed{config.seed}",
@@ -148,7 +148,6 @@ def _meta(run, config, probe, episodes, step, args, rows):
         "n_state": probe.n_state,
         "n_in": probe.n_in,
         "blocks": probe.blocks,
-        "rows": None if rows is None else [int(r) for r in rows],
         "basis_note": "coordinate-wise sparsity; meaningful for element-wise gated latents",
     }
 
@@ -161,8 +160,6 @@ def run_probe(args):
     if args.episodes < 1:
         fail("--episodes must be at least 1")
     cfg = metrics_config(args)
-    import numpy as np
-
     from vsg.probe import model, report
 
     start = time.perf_counter()
@@ -174,44 +171,55 @@ def run_probe(args):
     try:
         probe = model.ModelProbe(agent)
         seconds = {"episodes": time.perf_counter() - start}
-        t0 = time.perf_counter()
-        trans = [probe.transitions(ep) for ep in episodes]
-        seconds["filter"] = time.perf_counter() - t0
-        rows, notes = None, []
-        if 0 < args.rows < probe.n_state:
-            rng = np.random.default_rng(args.seed)
-            rows = np.sort(rng.choice(probe.n_state, args.rows, replace=False))
-        t0 = time.perf_counter()
-        accs, extra, timing = model.probe_model(probe, trans, cfg, rows)
-        seconds.update(timing, probe=time.perf_counter() - t0)
-        models = {
-            v: report.ModelResult(acc, probe.blocks, rows, extra if v == "expected" else {})
-            for v, acc in accs.items()
-        }
-        steps = {
-            "episode": np.concatenate([np.full(t.length, k) for k, t in enumerate(trans)]),
-            "t": np.concatenate([np.arange(1, t.length + 1) for t in trans]),
-            "reward": np.concatenate([t.reward for t in trans]),
-        }
-        if not args.no_ground_truth:
-            t0 = time.perf_counter()
-            truth = model.probe_ground_truth(env and env.physics, episodes, cfg)
-            if truth is not None:
-                models["ground_truth"] = report.ModelResult(truth[0], truth[2])
-                steps["contacts"] = truth[1]
-            else:
-                notes.append("no ground truth: the episodes carry no simulator state")
-            seconds["ground_truth"] = time.perf_counter() - t0
+        results = probe_all(args, probe, episodes, env, cfg, seconds)
     finally:
         if env is not None:
             env.close()
-    meta = _meta(run, config, probe, episodes, step, args, rows)
-    meta.update(seconds=seconds, notes=notes)
-    results = {"meta": meta, "models": models, "steps": steps}
+    results["meta"] = {**_meta(run, config, probe, episodes, step, args), **results["meta"]}
     out = pathlib.Path(args.out) if args.out else run / "probe"
     summary = report.write_probe(out, results, step, tensorboard=not args.no_tensorboard)
     _print_summary(summary, out)
     return summary
+
+
+def probe_all(args, probe, episodes, env, cfg, seconds):
+    """Model variants and (DMC) ground truth on the same transitions: the results dict of
+    ``vsg.probe.report`` with meta holding rows, timings (``seconds``, updated) and notes."""
+    import numpy as np
+
+    from vsg.probe import model, report
+
+    t0 = time.perf_counter()
+    trans = [probe.transitions(ep) for ep in episodes]
+    seconds["filter"] = time.perf_counter() - t0
+    rows, notes = None, []
+    if 0 < args.rows < probe.n_state:
+        rng = np.random.default_rng(args.seed)
+        rows = np.sort(rng.choice(probe.n_state, args.rows, replace=False))
+    t0 = time.perf_counter()
+    accs, extra, timing = model.probe_model(probe, trans, cfg, rows)
+    seconds.update(timing, probe=time.perf_counter() - t0)
+    models = {
+        v: report.ModelResult(acc, probe.blocks, rows, extra if v == "expected" else {})
+        for v, acc in accs.items()
+    }
+    steps = {
+        "episode": np.concatenate([np.full(t.length, k) for k, t in enumerate(trans)]),
+        "t": np.concatenate([np.arange(1, t.length + 1) for t in trans]),
+        "reward": np.concatenate([t.reward for t in trans]),
+    }
+    if not args.no_ground_truth:
+        t0 = time.perf_counter()
+        truth = model.probe_ground_truth(getattr(env, "physics", None), episodes, cfg)
+        if truth is not None:
+            models["ground_truth"] = report.ModelResult(truth[0], truth[2])
+            steps["contacts"] = truth[1]
+        else:
+            notes.append("no ground truth: the episodes carry no simulator state")
+        seconds["ground_truth"] = time.perf_counter() - t0
+    rows = None if rows is None else [int(r) for r in rows]
+    meta = {"rows": rows, "seconds": seconds, "notes": notes}
+    return {"meta": meta, "models": models, "steps": steps}
 
 
 def _print_summary(summary, out):
