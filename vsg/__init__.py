@@ -5,6 +5,9 @@ TensorFlow 2.21 loads its shared libraries with global symbol visibility, and th
 symbols clash with Mesa's (EGL and OSMesa alike), so the first render segfaults. Blocking the
 module that requests the global flag makes TensorFlow load its libraries privately. This is
 an import-time choice, not a patch of TensorFlow's behaviour.
+
+The order matters twice: import `vsg`, then TensorFlow, then dm_control (or anything that
+loads the GL libraries). Importing TensorFlow after the GL libraries still crashes.
 """
 
 import sys

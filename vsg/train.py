@@ -46,10 +46,6 @@ def validate(config):
     unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}
     if unknown_heads:
         raise ConfigError(f"grad_heads: unknown heads {sorted(unknown_heads)}")
-    try:
-        envs.validate_task(config.task)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
 
 
 def run_directory(config):
@@ -59,11 +55,19 @@ def run_directory(config):
 
 
 def parse_or_exit(argv):
-    """The validated config, or a one-line error and exit status 2."""
+    """The validated config, or a one-line error and exit status 2.
+
+    TensorFlow is imported between the cheap checks and the task check: checking a DMC task
+    loads MuJoCo's GL libraries, and once those are loaded, importing TensorFlow 2.21 leads
+    to a segfault at the first render even with the flag set in `vsg/__init__.py`.
+    """
     try:
         config = load_config(argv)
         validate(config)
-    except ConfigError as error:
+        import tensorflow  # noqa: F401
+
+        envs.validate_task(config.task)
+    except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     return config

@@ -1,0 +1,103 @@
+"""Speed benchmark: `python -m vsg.bench [--configs ...] [--key value ...]`.
+
+Prints medians over several repeats of: one full update (world model + actor-critic) for
+the DMC preset at batch 16 x 50 and for the tiny preset, the world-model step alone, the
+policy step (batch 1), and rendered env frames per second. Extra arguments are config
+overrides applied to the DMC case, e.g. `--configs vsg --dyn_deter 1024`.
+"""
+
+import statistics
+import sys
+import time
+
+# isort: off
+import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
+import tensorflow as tf  # before dm_control loads GL libraries (see vsg/__init__.py)
+
+# isort: on
+import numpy as np
+
+import envs
+from vsg.config import load_config
+
+
+def random_batch(batch, length, action_size, seed=0):
+    """Replay-shaped random data [B, T, ...]."""
+    rng = np.random.default_rng(seed)
+    first = np.zeros((batch, length), bool)
+    first[:, 0] = True
+    return {
+        "image": rng.integers(0, 256, (batch, length, 64, 64, 3), dtype=np.uint8),
+        "action": rng.uniform(-1, 1, (batch, length, action_size)).astype(np.float32),
+        "reward": rng.normal(size=(batch, length)).astype(np.float32),
+        "is_first": first,
+        "is_terminal": np.zeros((batch, length), bool),
+    }
+
+
+def median_seconds(fn, repeats, warmup=1):
+    """Median wall time of `fn()` over `repeats` calls after `warmup` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times), max(times)
+
+
+def bench_updates(config, repeats, label):
+    from vsg.agent import Agent
+
+    tf.random.set_seed(0)
+    agent = Agent(config, action_size=6)
+    data = random_batch(config.batch_size, config.batch_length, 6)
+    start = time.perf_counter()
+    agent.train(data)
+    first = time.perf_counter() - start
+    full = median_seconds(lambda: agent.train(data), repeats, warmup=0)
+    wm_step = tf.function(agent.wm.train)
+    wm = median_seconds(lambda: wm_step(data), repeats)
+    shape = f"{config.batch_size}x{config.batch_length}"
+    print(
+        f"{label} ({shape}): update {fmt(full)}; world model only {fmt(wm)}; first call {first:.1f} s"
+    )
+    obs = {"image": data["image"][:1, 0], "is_first": np.ones(1, bool)}
+    state = agent.initial_policy_state(1)
+    explore = tf.constant(True)
+    policy = median_seconds(lambda: agent.policy(obs, state, explore), 50, warmup=3)
+    print(f"{label}: policy step {policy[0] * 1000:.2f} ms (median of 50)")
+
+
+def bench_env(task, frames, repeats):
+    config = load_config(["--configs", "dmc", "--task", task])
+    env = envs.make(task, 0, config)
+    rng = np.random.default_rng(0)
+
+    def episode():
+        env.reset()
+        for _ in range(frames // config.action_repeat):
+            env.step(rng.uniform(-1, 1, env.action_size).astype(np.float32))
+
+    seconds = median_seconds(episode, repeats)
+    print(f"env {task}: {frames / seconds[0]:.0f} rendered frames/s (median of {repeats})")
+    env.close()
+
+
+def fmt(stats):
+    median, low, high = stats
+    return f"{median:.3f} s (min {low:.3f}, max {high:.3f})"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    repeats = 5
+    dmc = load_config(["--configs", "dmc", "dreamerv2", "--batch_size", "16", *argv])
+    bench_env("dmc_walker_walk", 1000, 3)
+    bench_updates(load_config(["--configs", "dmc", "dreamerv2", "tiny"]), repeats, "tiny")
+    bench_updates(dmc, repeats, "dmc")
+
+
+if __name__ == "__main__":
+    main()
