@@ -10,14 +10,32 @@ def launch(args, cwd, timeout=600):
     return run_launcher("dmc.sh", args, cwd, timeout)
 
 
+ARGS = ["cartpole_balance", "DreamerV2", "test", "0.4", "16", "0", "--configs", "tiny"]
+RUN = "logs/dmc/dmc_cartpole_balance/DreamerV2_test/seed0"
+
+
+def train_300_steps(cwd):
+    result = launch([*ARGS, "--steps", "300", "--probe_every", "2"], cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def records_up_to(run_dir, step):
+    """metrics.jsonl records up to `step`, without wall-clock timings."""
+    records = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    timing = ("perf/", "fps", "probe/seconds")
+    return [
+        {k: v for k, v in record.items() if not k.startswith(timing)}
+        for record in records
+        if record["step"] <= step
+    ]
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("dmc")
-    args = ["cartpole_balance", "DreamerV2", "test", "0.4", "16", "0", "--configs", "tiny"]
-    result = launch([*args, "--steps", "300"], cwd)
-    assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = cwd / "logs/dmc/dmc_cartpole_balance/DreamerV2_test/seed0"
-    return cwd, args, run_dir, result
+    result = train_300_steps(cwd)
+    return cwd, ARGS, cwd / RUN, result
 
 
 def test_training_writes_tensorboard_metrics_and_episodes(first_run):
@@ -27,6 +45,7 @@ def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     for tag in ["model/loss", "model/image_loss", "model/kl", "actor/loss", "value/loss"]:
         assert tag in tags and all(abs(v) < 1e9 for v in tags[tag]), tag
     assert "train/return" in tags and "eval/return" in tags
+    assert any(tag.startswith("probe/") for tag in tags)  # --probe_every logs a cheap probe
     assert (run_dir / "videos" / "train_openl.gif").exists()
     assert (run_dir / "videos" / "eval_policy.gif").exists()
     assert len(list((run_dir / "train_eps").glob("*-100.npz"))) >= 1
@@ -42,6 +61,14 @@ def test_rerun_resumes_at_the_saved_step(first_run):
     assert "pretraining" not in result.stdout  # The update counter was restored too.
     steps = [json.loads(line)["step"] for line in open(run_dir / "metrics.jsonl")]
     assert steps == sorted(steps) and steps[-1] == 400 and 300 in steps
+
+
+def test_same_seed_gives_the_same_numbers(first_run, tmp_path):
+    _, _, run_dir, _ = first_run
+    train_300_steps(tmp_path)
+    twin = records_up_to(tmp_path / RUN, 300)
+    assert len(twin) >= 3 and "model/loss" in twin[-1]
+    assert twin == records_up_to(run_dir, 300)
 
 
 BAD_ARGS = {

@@ -1,11 +1,17 @@
 """The agent: world model + actor-critic, compiled policy and training steps."""
 
+import numpy as np
 import tensorflow as tf
 
 from vsg.behavior import ActorCritic
 from vsg.world_model import WorldModel, preprocess_image
 
 PRECISIONS = {"32": tf.float32, "16": tf.float16, "bf16": tf.bfloat16}
+
+
+def as_batch(obs):
+    """One env observation -> policy inputs (image, is_first) with a batch axis of 1."""
+    return {"image": obs["image"][None], "is_first": np.array([obs["is_first"]])}
 
 
 def compute_dtype(precision):

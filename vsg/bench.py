@@ -60,9 +60,8 @@ def bench_updates(config, repeats, label):
     wm_step = tf.function(agent.wm.train)
     wm = median_seconds(lambda: wm_step(data), repeats)
     shape = f"{config.batch_size}x{config.batch_length}"
-    print(
-        f"{label} ({shape}): update {fmt(full)}; world model only {fmt(wm)}; first call {first:.1f} s"
-    )
+    print(f"{label} ({shape}): update {fmt(full)}; first call {first:.1f} s")
+    print(f"{label} ({shape}): world model only {fmt(wm)}")
     obs = {"image": data["image"][:1, 0], "is_first": np.ones(1, bool)}
     state = agent.initial_policy_state(1)
     explore = tf.constant(True)

@@ -10,9 +10,10 @@ import numpy as np
 import tensorflow as tf
 
 import envs
-from vsg.agent import Agent
+from vsg.agent import Agent, as_batch
 from vsg.checkpoint import Checkpointer
 from vsg.logger import Logger, video_grid
+from vsg.probe import cheap_probe
 from vsg.replay import Replay
 
 TRAIN_KEYS = ("image", "action", "reward", "is_first", "is_terminal")
@@ -30,11 +31,6 @@ class Every:
         if due:
             self.last = step // self.interval
         return due
-
-
-def as_batch(obs):
-    """One env observation -> policy inputs with a batch axis of 1."""
-    return {"image": obs["image"][None], "is_first": np.array([obs["is_first"]])}
 
 
 def gate_image(gates, width=4):
@@ -135,9 +131,13 @@ class Trainer:
             updates = max(c.pretrain, 1)
             print(f"prefill done ({self.replay.num_steps} steps); pretraining {updates} updates")
         for _ in range(updates):
+            batch = self._batch()
             start = time.perf_counter()
-            metrics = self.agent.train(self._batch())
+            metrics = self.agent.train(batch)
             self.logger.scalar("perf/update_seconds", time.perf_counter() - start)
+            every = c.probe_every
+            if every and int(self.agent.behavior.updates.numpy()) % every == 0:
+                metrics.update(cheap_probe(self.agent, batch))
             for name, value in metrics.items():
                 self.logger.scalar(name, float(value))
 

@@ -26,7 +26,8 @@ def validate(config):
     for key in positive:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
-    for key in ["prefill", "dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]:
+    non_negative = ["prefill", "dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]
+    for key in non_negative + ["probe_every"]:
         if config[key] < 0:
             raise ConfigError(f"{key} must be non-negative, got {config[key]}")
     if list(config.size) != [64, 64]:

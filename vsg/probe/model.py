@@ -24,10 +24,9 @@ import numpy as np
 import tensorflow as tf
 from ruamel.yaml import YAML
 
-from vsg.agent import Agent
+from vsg.agent import Agent, as_batch
 from vsg.checkpoint import Checkpointer
 from vsg.config import Config
-from vsg.loop import as_batch
 from vsg.probe import ground_truth, metrics
 from vsg.probe.jacobian import multi_input_jacobian
 from vsg.replay import load_episodes
