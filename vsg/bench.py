@@ -1,9 +1,10 @@
-"""Speed benchmark: `python -m vsg.bench [--configs ...] [--key value ...]`.
+"""Speed benchmark: `python -m vsg.bench [--models M1,M2] [--dim D] [--key value ...]`.
 
 Prints medians over several repeats of: one full update (world model + actor-critic) for
 the DMC preset at batch 16 x 50 and for the tiny preset, the world-model step alone, the
-policy step (batch 1), and rendered env frames per second. Extra arguments are config
-overrides applied to the DMC case, e.g. `--configs vsg --dyn_deter 1024`.
+policy step (batch 1), and rendered env frames per second. `--models dreamerv2,vsg,svsg`
+times only the DMC update of each model preset, side by side, at size `--dim` (as the
+launcher's DIM, default 200). Extra arguments are config overrides for the DMC case.
 """
 
 import statistics
@@ -89,13 +90,31 @@ def fmt(stats):
     return f"{median:.3f} s (min {low:.3f}, max {high:.3f})"
 
 
+def pop_option(argv, name):
+    """Removes `name VALUE` from argv and returns VALUE (None if absent)."""
+    if name not in argv:
+        return None
+    index = argv.index(name)
+    value = argv[index + 1]
+    del argv[index : index + 2]
+    return value
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
     repeats = 5
-    dmc = load_config(["--configs", "dmc", "dreamerv2", "--batch_size", "16", *argv])
-    bench_env("dmc_walker_walk", 1000, 3)
-    bench_updates(load_config(["--configs", "dmc", "dreamerv2", "tiny"]), repeats, "tiny")
-    bench_updates(dmc, repeats, "dmc")
+    models = pop_option(argv, "--models")
+    models = models.split(",") if models else None
+    dim = pop_option(argv, "--dim") or "200"
+    for model in models or ["dreamerv2"]:
+        # DIM as in scripts/dmc.sh: deterministic and hidden size; SVSG's stochastic size.
+        sizes = ["--dyn_deter", dim, "--dyn_hidden", dim]
+        sizes += ["--dyn_stoch", dim] if model == "svsg" else []
+        config = load_config(["--configs", "dmc", model, "--batch_size", "16", *sizes, *argv])
+        if models is None:
+            bench_env("dmc_walker_walk", 1000, 3)
+            bench_updates(load_config(["--configs", "dmc", model, "tiny"]), repeats, "tiny")
+        bench_updates(config, repeats, f"dmc {model}")
 
 
 if __name__ == "__main__":
