@@ -67,35 +67,24 @@ class ActorCritic(tf.Module):
     def train(self, world_model, start):
         """One actor and one critic step from posterior start states [B, T, ...]."""
         c = self.config
-        dynamics = world_model.dynamics
         if c.pred_discount:  # the last step has no discount target to learn from
             start = {key: value[:, :-1] for key, value in start.items()}
         start = {key: tf.reshape(v, [-1] + v.shape[2:].as_list()) for key, v in start.items()}
         self._update_slow_critic()
         with tf.GradientTape() as actor_tape:
-            states, _ = dynamics.imagine(
-                lambda f: self.policy(f).sample(self.rng), start, c.imag_horizon
-            )
-            feat = tf.cast(dynamics.features(states), tf.float32)
-            feat_tm = tf.transpose(feat, [1, 0, 2])  # [H, N, F]
-            reward = tf.cast(world_model.reward(feat_tm)[..., 0], tf.float32)
-            if world_model.discount is not None:
-                discount = tf.sigmoid(tf.cast(world_model.discount(feat_tm)[..., 0], tf.float32))
-            else:
-                discount = c.discount * tf.ones_like(reward)
-            value = tf.cast(self.slow_critic(feat_tm)[..., 0], tf.float32)
+            feat, reward, discount, entropy = self._imagine(world_model, start)
+            value = tf.cast(self.slow_critic(feat)[..., 0], tf.float32)
             target = lambda_return(
                 reward[:-1], value[:-1], discount[:-1], value[-1], c.discount_lambda
             )
             weight = tf.stop_gradient(
                 tf.math.cumprod(tf.concat([tf.ones_like(discount[:1]), discount[:-2]], 0), 0)
             )
-            entropy = self.policy(tf.stop_gradient(feat_tm[:-1])).entropy()
             actor_loss = -tf.reduce_mean(weight * (target + c.actor_entropy * entropy))
             scaled = self.actor_opt.scale(actor_loss)
         metrics = self.actor_opt.apply(actor_tape, scaled)
         with tf.GradientTape() as critic_tape:
-            pred = self.critic(tf.stop_gradient(feat_tm[:-1]))[..., 0]
+            pred = self.critic(tf.stop_gradient(feat[:-1]))[..., 0]
             nll = normal_nll(tf.stop_gradient(target), pred, 0)
             value_loss = tf.reduce_mean(weight * nll)
             scaled = self.critic_opt.scale(value_loss)
@@ -113,6 +102,29 @@ class ActorCritic(tf.Module):
             }
         )
         return metrics
+
+    def _imagine(self, world_model, start):
+        """Imagined rollout from start states [N, ...], time-major.
+
+        Returns features [H, N, F], rewards [H, N], discounts [H, N] and the policy entropy
+        in the states where actions were chosen, s_0 .. s_{H-2}, [H - 1, N].
+        """
+        dynamics = world_model.dynamics
+        entropies = []
+
+        def act(features):
+            dist = self.policy(features)
+            entropies.append(dist.entropy())
+            return dist.sample(self.rng)
+
+        states, _ = dynamics.imagine(act, start, self.config.imag_horizon)
+        feat = tf.transpose(tf.cast(dynamics.features(states), tf.float32), [1, 0, 2])
+        reward = tf.cast(world_model.reward(feat)[..., 0], tf.float32)
+        if world_model.discount is not None:
+            discount = tf.sigmoid(tf.cast(world_model.discount(feat)[..., 0], tf.float32))
+        else:
+            discount = self.config.discount * tf.ones_like(reward)
+        return feat, reward, discount, tf.stack(entropies, 0)
 
     def _update_slow_critic(self):
         # Hard copy (fraction 1) every `slow_target_update` updates, starting at update 0.
