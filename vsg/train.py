@@ -92,7 +92,11 @@ def main(argv=None):
     (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
     print(f"run directory: {run_dir}", flush=True)
     start = time.time()
-    Trainer(config, run_dir).run()
+    try:
+        Trainer(config, run_dir).run()
+    except KeyboardInterrupt:
+        print("stopped; rerun the same command to resume", flush=True)
+        sys.exit(130)
     print(f"done in {time.time() - start:.0f} s", flush=True)
 
 
