@@ -131,12 +131,12 @@ class SparsityAccumulator:
         r = np.flatnonzero(self.diag_cols >= 0)
         c = self.diag_cols[r]
         tol = self.cfg.identity_atol
-        # The own entry is ~1 > tol, so "every other entry <= tol" is "exactly one above tol";
-        # counting avoids copying the rows to blank the diagonal.
-        single = (np.abs(J[:, r, :]) > tol).sum(axis=2) == 1
-        ok = (np.abs(J[:, r, c] - 1.0) <= tol) & single
+        # Only rows whose own entry is ~1 can be unit rows, so the full-row test runs on those
+        # alone; as that entry is > tol, "every other entry <= tol" is "one entry above tol".
+        step, row = np.nonzero(np.abs(J[:, r, c] - 1.0) <= tol)
+        single = (np.abs(J[step, r[row], :]) > tol).sum(axis=-1) == 1
         out = np.zeros(J.shape[:2], bool)
-        out[:, r] = ok
+        out[step[single], r[row[single]]] = True
         return out
 
     def _standardise(self, J):
