@@ -212,7 +212,9 @@ class SparsityAccumulator:
         # end bins; float32 logs are ample for bins 0.25 decades wide.
         edges = HIST_LOG10_EDGES
         width = (edges[-1] - edges[0]) / (len(edges) - 1)
-        index = np.floor((np.log10(nonzero.astype(np.float32)) - edges[0]) / width)
+        # The floor keeps float32 underflow (|J~| < 1e-38) finite; it lands in the first bin.
+        logs = np.log10(np.maximum(nonzero.astype(np.float32), np.float32(1e-30)))
+        index = np.floor((logs - edges[0]) / width)
         index = np.clip(index, 0, len(edges) - 2).astype(np.int64)
         self.hist += np.bincount(index, minlength=len(edges) - 1)
 
