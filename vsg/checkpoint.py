@@ -23,9 +23,6 @@ class Checkpointer:
     def _sibling(self, suffix):
         return self.directory.with_name(self.directory.name + suffix)
 
-    def exists(self):
-        return self.directory.exists() or self._sibling(".old").exists()
-
     def save(self):
         tmp, old = self._sibling(".tmp"), self._sibling(".old")
         if tmp.exists():

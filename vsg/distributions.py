@@ -162,8 +162,5 @@ class ActionDist:
     def mode(self):
         return self.mean
 
-    def log_prob(self, action):
-        return tf.reduce_sum(self.dist.log_prob(action), -1)
-
     def entropy(self):
         return tf.reduce_sum(self.dist.entropy(), -1)

@@ -26,7 +26,7 @@ import uuid
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -301,11 +301,6 @@ class Replay:
                 {key: value[start : start + self._length] for key, value in episode.items()}
             )
         return {key: np.stack([window[key] for window in windows]) for key in windows[0]}
-
-    def dataset(self, batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-        """Yield `sample(batch_size)` forever (e.g. for tf.data.Dataset.from_generator)."""
-        while True:
-            yield self.sample(batch_size)
 
     def _start_index(self, entries: int) -> int:
         last = entries - self._length
