@@ -24,6 +24,14 @@ def run_launcher(script, args, cwd, timeout=600):
     )
 
 
+def assert_rejected(script, args, cwd):
+    """The launcher exits 2 with an error message and creates nothing in `cwd`."""
+    result = run_launcher(script, args, cwd, timeout=120)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    assert "error" in result.stderr.lower()
+    assert list(cwd.iterdir()) == []
+
+
 def read_scalars(run_dir):
     """{tag: [values]} of the TF2 scalar summaries (stored as tensors) in `run_dir`."""
     events = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
