@@ -1,5 +1,6 @@
 """End to end: scripts/dmc.sh trains, logs to TensorBoard, resumes, and rejects bad input."""
 
+import fcntl
 import json
 
 import pytest
@@ -61,6 +62,17 @@ def test_rerun_resumes_at_the_saved_step(first_run):
     assert "pretraining" not in result.stdout  # The update counter was restored too.
     steps = [json.loads(line)["step"] for line in open(run_dir / "metrics.jsonl")]
     assert steps == sorted(steps) and steps[-1] == 400 and 300 in steps
+
+
+def test_a_second_process_on_a_busy_run_directory_exits_2_untouched(first_run):
+    cwd, args, run_dir, _ = first_run
+    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
+    with open(run_dir / "run.lock", "a") as held:  # as a running trainer holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = launch([*args, "--steps", "500"], cwd)
+    assert result.returncode == 2
+    assert "in use by another training process" in result.stderr
+    assert {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")} == before
 
 
 def test_same_seed_gives_the_same_numbers(first_run, tmp_path):

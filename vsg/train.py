@@ -5,6 +5,7 @@ the envs, the agent, the replay and the logger, restores the last checkpoint of 
 directory if there is one, and runs the collect / train / evaluate loop.
 """
 
+import fcntl
 import json
 import pathlib
 import sys
@@ -55,6 +56,23 @@ def run_directory(config):
     return pathlib.Path(config.logdir) / label / config.id / f"seed{config.seed}"
 
 
+def lock_or_exit(run_dir):
+    """An exclusive lock on `run_dir`, held while the returned file stays open.
+
+    Two processes training into one run directory would overwrite each other's checkpoints
+    and episodes, so a second one exits 2 before it writes anything. The kernel drops the
+    lock when its holder dies, even by SIGKILL, so no stale lock survives a crash.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / "run.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"error: {run_dir} is in use by another training process", file=sys.stderr)
+        sys.exit(2)
+    return handle
+
+
 def parse_or_exit(argv):
     """The validated config, or a one-line error and exit status 2.
 
@@ -87,7 +105,7 @@ def main(argv=None):
     # Heavy imports only after the arguments are known to be good.
     from vsg.loop import Trainer
 
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = lock_or_exit(run_dir)
     save_config(config, run_dir / "config.yaml")
     (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
     print(f"run directory: {run_dir}", flush=True)
@@ -97,6 +115,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("stopped; rerun the same command to resume", flush=True)
         sys.exit(130)
+    finally:
+        lock.close()
     print(f"done in {time.time() - start:.0f} s", flush=True)
 
 
