@@ -78,6 +78,7 @@ def main(argv=None):
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
+    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=120)
     print(f"wrote {args.out}")
 
