@@ -2,6 +2,8 @@
 
 Prints env frames/s (walker_walk, 64x64, action repeat 2, random actions), the median over a
 few repeats. Run both settings back to back: machine speed drifts between runs.
+``--random-return TASK`` instead prints the return of a uniformly random policy on TASK, the
+baseline that learning curves are read against.
 """
 
 import argparse
@@ -30,12 +32,43 @@ def frames_per_second(fast_render: bool, decisions: int, seed: int = 0) -> float
     return decisions * repeat / elapsed
 
 
+def random_returns(task: str, episodes: int, action_repeat: int) -> np.ndarray:
+    """Returns of ``episodes`` episodes (1000 frames each) of uniformly random actions."""
+    config = {"action_repeat": action_repeat, "time_limit": 1000, "size": [64, 64]}
+    rng = np.random.default_rng(0)
+    returns = []
+    for seed in range(episodes):
+        env = envs.make(task, seed, config)
+        obs, total = env.reset(), 0.0
+        while not obs["is_last"]:
+            obs = env.step(rng.uniform(-1, 1, env.action_size).astype(np.float32))
+            total += float(obs["reward"])
+        env.close()
+        returns.append(total)
+    return np.array(returns)
+
+
 def main() -> None:
     """Parse arguments and print the median frames/s for each render setting."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=200, help="env steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--random-return", metavar="TASK", help="e.g. dmc_walker_stand")
+    parser.add_argument("--episodes", type=int, default=20, help="for --random-return")
+    parser.add_argument("--action_repeat", type=int, default=4, help="for --random-return")
     args = parser.parse_args()
+    if args.random_return:
+        try:
+            returns = random_returns(args.random_return, args.episodes, args.action_repeat)
+        except ValueError as error:
+            parser.exit(2, f"error: {error}\n")
+        print(
+            f"{args.random_return}, random policy, {args.episodes} episodes, action repeat "
+            f"{args.action_repeat}: mean return {returns.mean():.1f} "
+            f"(SE {returns.std() / np.sqrt(len(returns)):.1f}, min {returns.min():.1f}, "
+            f"max {returns.max():.1f})"
+        )
+        return
     for fast in (True, False):
         rates = [frames_per_second(fast, args.decisions, seed) for seed in range(args.repeats)]
         print(

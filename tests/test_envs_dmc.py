@@ -227,3 +227,12 @@ def test_tensorflow_training_and_rendering_in_one_process():
     first, last, image_std = (float(v) for v in line.split()[1:])
     assert np.isfinite(first) and last < first
     assert image_std > 10
+
+
+def test_random_policy_baseline_sums_per_frame_rewards():
+    from envs.bench import random_returns
+
+    returns = random_returns("dmc_walker_stand", 2, action_repeat=10)
+    # 1000 frames of rewards in [0, 1]; a random walker falls, so it scores well below 1000.
+    assert returns.shape == (2,) and np.all((returns > 0) & (returns < 500))
+    assert returns[0] != returns[1]  # each episode has its own seed
