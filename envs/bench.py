@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--action_repeat", type=int, default=4, help="for --random-return")
     args = parser.parse_args()
     if args.random_return:
+        if not args.random_return.startswith("dmc_"):
+            parser.exit(2, "error: --random-return takes a DMC task such as dmc_walker_stand\n")
         try:
             returns = random_returns(args.random_return, args.episodes, args.action_repeat)
         except ValueError as error:
