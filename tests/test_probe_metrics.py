@@ -227,7 +227,9 @@ def test_row_subsampling_and_forward_mode_agree_with_full():
     x = rng.normal(size=(9, 12))
     full = batched_jacobian(step, x)
     rows = np.array([3, 11, 17])
-    np.testing.assert_allclose(batched_jacobian(step, x, rows, batch_size=4), full[:, rows], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        batched_jacobian(step, x, rows, batch_size=4), full[:, rows], rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(batched_jacobian(step, x, mode="forward"), full, atol=1e-6)
 
 
