@@ -138,3 +138,19 @@ def test_action_dist_samples_in_open_interval_and_mode_is_tanh_mean():
         dist.std.numpy(), 2.0 / (1.0 + np.exp(-raw[:, 3:] / 2.0)) + 0.1, rtol=1e-6
     )
     assert np.all(np.isfinite(dist.entropy().numpy()))
+
+
+def test_action_sample_gradient_is_the_raw_samples_not_doubled():
+    """The clip is straight-through: d action / d params equals d raw sample / d params."""
+    raw = tf.Variable(np.random.default_rng(5).normal(size=(64, 6)).astype(np.float32))
+    dist_rng, raw_rng = rng(), rng()
+    with tf.GradientTape(persistent=True) as tape:
+        dist = ActionDist(raw, min_std=0.1)
+        action = dist.sample(dist_rng)
+        seed = tf.cast(raw_rng.make_seeds(1)[:, 0], tf.int32)
+        sample = dist.dist.sample(seed=seed)  # the same draw, unclipped
+    np.testing.assert_allclose(action.numpy(), np.clip(sample.numpy(), -1 + 1e-6, 1 - 1e-6))
+    grad_action = tape.gradient(action, raw).numpy()
+    grad_sample = tape.gradient(sample, raw).numpy()
+    assert np.abs(grad_sample).max() > 0
+    np.testing.assert_allclose(grad_action, grad_sample, rtol=1e-6, atol=1e-7)

@@ -122,7 +122,15 @@ def test_oversample_ends_favours_the_last_window():
 
     uniform, oversampled = last_window_share(False), last_window_share(True)
     assert uniform == pytest.approx(1 / 91, abs=0.01)
-    assert oversampled == pytest.approx(11 / 101, abs=0.03)
+    assert oversampled == pytest.approx(10 / 100, abs=0.03)
+
+
+def test_oversample_ends_draws_the_start_below_the_entry_count():
+    """Starts drawn from [0, n - 1], then clipped: with n = 3, T = 2 the last window has 2/3."""
+    replay = Replay(None, 0, length=2, seed=0, oversample_ends=True, save=False)
+    replay.add_episode(make_episode(2))  # 3 entries: starts 0 or 1.
+    starts = replay.sample(20000)["reward"][:, 0]
+    assert float(np.mean(starts == 1)) == pytest.approx(2 / 3, abs=0.015)  # [0, n]: 3/4
 
 
 def test_same_seed_same_samples():

@@ -156,8 +156,11 @@ class ActionDist:
     def sample(self, rng):
         seed = tf.cast(rng.make_seeds(1)[:, 0], tf.int32)
         sample = self.dist.sample(seed=seed)
+        # Forward: the clipped value; gradient: the raw sample's only. `tf.clip_by_value`
+        # itself passes gradients inside the bounds, so it sits under the stop-gradient
+        # (`straight_through(clip, sample)` would count the sample's gradient twice).
         clipped = tf.clip_by_value(sample, -1.0 + _EPS, 1.0 - _EPS)
-        return straight_through(clipped, sample)
+        return sample + tf.stop_gradient(clipped - sample)
 
     def mode(self):
         return self.mean

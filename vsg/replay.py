@@ -181,9 +181,9 @@ class Replay:
         length: T, the number of consecutive entries (reset frame included) per sequence.
             Episodes with fewer than T entries are never sampled.
         seed: seed of the sampler's own generator, so sampling is reproducible.
-        oversample_ends: draw the start from [0, n] and clip it to n - T (n entries), which
-            gives the last window of an episode weight (T + 1) / (n + 1) instead of
-            1 / (n - T + 1), so episode ends are seen more often.
+        oversample_ends: draw the start from [0, n - 1] and clip it to n - T (n entries), as
+            the reference does, which gives the last window of an episode weight T / n
+            instead of 1 / (n - T + 1), so episode ends are seen more often.
         save: write each finished episode to `directory`.
     """
 
@@ -305,7 +305,7 @@ class Replay:
     def _start_index(self, entries: int) -> int:
         last = entries - self._length
         if self._oversample_ends:
-            return min(int(self._rng.integers(0, entries + 1)), last)
+            return min(int(self._rng.integers(0, entries)), last)
         return int(self._rng.integers(0, last + 1))
 
     def _eligible_keys(self) -> list[str]:
