@@ -270,3 +270,65 @@ def test_excluded_self_entry_still_sets_the_row_scale():
     assert steps["identity_row_frac"][0] == 1 / 3 and steps["zero_row_frac"][0] == 0.0
     expected = (J[0] != 0) & (J[0] > 1e-3)  # keeping the diagonal adds the self edges only
     np.testing.assert_array_equal(metrics.analyze(J).union_mask(), expected)
+
+
+def test_tau_grid_is_sorted_and_headline_found():
+    cfg = ProbeConfig(tau_grid=(0.1, 1e-6, 1e-2), headline_tau=1e-2)
+    assert cfg.tau_grid == (1e-6, 1e-2, 0.1) and cfg.headline_index == 1
+
+
+def test_per_tau_change_of_a_smooth_drift():
+    """Row [1, x_t] with x_t rising log-linearly from 1e-7 to 1e-1: at each tau the small
+    entry becomes an edge at exactly one known step, so c_t(tau) is 1 there and 0 elsewhere,
+    while the magnitude change is the same at every step."""
+    T = 61
+    x = 10.0 ** np.linspace(-7.0, -1.0, T)  # x_t / x_{t-1} = 10^0.1 at every step
+    J = np.zeros((T, 1, 2))
+    J[:, 0, 0], J[:, 0, 1] = 1.0, x
+    taus = (1e-6, 1e-4, 1e-2)
+    cfg = ProbeConfig(tau_grid=taus, headline_tau=1e-4)
+    acc = metrics.analyze(J, cfg)
+    steps = acc.per_step()
+    for k, tau in enumerate(taus):
+        onset = int(np.argmax(x > tau))
+        expected = np.zeros(T)
+        expected[onset] = 1.0
+        np.testing.assert_array_equal(steps["hamming_tau"][1:, k], expected[1:])
+        np.testing.assert_allclose(steps["hamming_frac_tau"][1:, k], expected[1:] / 2)
+        sweep = acc.summary()["sweep"][k]
+        assert sweep["frac_steps_no_change"] == pytest.approx(1 - 1 / (T - 1))
+    np.testing.assert_array_equal(steps["hamming"], steps["hamming_tau"][:, 1])
+    # ||dJ|| / ||J_{t-1}|| = x_{t-1} (10^0.1 - 1) / sqrt(1 + x_{t-1}^2): smooth, no spikes.
+    expected = x[:-1] * (10**0.1 - 1) / np.sqrt(1 + x[:-1] ** 2)
+    np.testing.assert_allclose(steps["rel_change"][1:], expected, rtol=1e-9)
+    # Restricted to headline edges: before x crosses 1e-4 only the unchanging 1 counts.
+    onset = int(np.argmax(x > 1e-4))
+    np.testing.assert_array_equal(steps["rel_change_edges"][1:onset], 0.0)
+    assert (steps["rel_change_edges"][onset:] > 0).all()
+
+
+def test_event_triggered_average_on_known_spikes():
+    """c_t spikes by 1 one step after each event, within two episodes: the ETA is 1 at lag
+    +1 and 0 elsewhere, shuffled events see only the base rate, the top steps all sit next to
+    an event, and windows never cross the episode boundary."""
+    from vsg.probe import events
+
+    episode = np.repeat([0, 1], 50)
+    flags = np.zeros(100, bool)
+    flags[[5, 20, 33, 60, 81]] = True
+    signal = np.zeros(100)
+    signal[np.flatnonzero(flags) + 1] = 1.0
+    signal[50] = np.nan  # an episode's first step has no change
+    eta = events.triggered_average(signal, flags, episode, lags=3)
+    np.testing.assert_array_equal(eta, [0, 0, 0, 0, 1, 0, 0])
+    stats = events.event_stats(signal, flags, episode, lags=3, n_shuffles=50)
+    assert stats["lags"] == [-3, -2, -1, 0, 1, 2, 3]
+    assert stats["shuffled_mean"][4] < 0.5 and stats["shuffled_hi"][4] <= 1.0
+    assert stats["top5_share"] == 1.0 and stats["top1_share"] == 1.0
+    assert stats["chance_share"] == pytest.approx(15 / 99)  # 5 events x 3 steps, 99 finite
+    assert stats["event_over_other"] == 0.0 and stats["corr"] < 0
+    # An event at the last step of episode 0 does not reach into episode 1.
+    edge = np.zeros(100, bool)
+    edge[49] = True
+    assert np.isnan(events.triggered_average(signal, edge, episode, lags=1)[2])
+    np.testing.assert_array_equal(np.flatnonzero(events.near_event(edge, episode, 1)), [48, 49])

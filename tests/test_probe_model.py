@@ -99,16 +99,29 @@ def test_outputs(fam, runs, probed):
         for key in ("density_local_mean", "density_union", "density_union_freq"):
             assert 0.0 <= model[key] <= 1.0, (name, key)
         assert -1.0 <= model["gap"] <= 1.0
-        for key in ("hamming_median", "k_mass_mean", "n_dead_rows", "saturated_row_frac_mean"):
+        for key in ("hamming_frac_median", "k_mass_frac_mean", "n_dead_rows", "jacobian"):
             assert key in model, (name, key)
         assert model["n_steps"] == 30
+        # Events come from the simulator along the same transitions, for every model.
+        assert {"contact", "constraint", "any"} <= set(model["events"]), name
+        assert len(model["events"]["any"]["hamming_frac"]["eta"]) == 11
     assert summary["models"][VARIANTS[fam][0]]["open_gate_frac_mean"] is not None
+    # The ground truth differentiates one decision: action_repeat 2 x 1 cartpole substep.
+    truth = summary["meta"]["ground_truth"]
+    assert truth["time_scale"] == "decision" and truth["steps_per_jacobian"] == [2]
+    assert truth["dt"] > 0 and truth["fd_eps"] == 1e-6 and "A - I" in truth["convention"]
+    assert truth["replay_max_abs_error"] == 0.0
+    assert summary["models"]["ground_truth"]["jacobian"].startswith("MuJoCo decision map: J - I")
     steps = np.load(out / "steps.npz")
     assert steps["contacts"].shape == (30,) and steps[f"{VARIANTS[fam][0]}/density"].shape == (30,)
+    assert steps["any_event"].dtype == bool and steps[f"{VARIANTS[fam][0]}/hamming_tau"].shape == (
+        30,
+        len(DEFAULT_TAU_GRID),
+    )
     figures = {p.name for p in (out / "figures").glob("*.png")}
     for name in VARIANTS[fam] + ["ground_truth"]:
         assert {f"episode0_{name}.png", f"heatmaps_{name}.png", f"histograms_{name}.png"} <= figures
-    assert "density_vs_tau.png" in figures
+    assert {"density_vs_tau.png", "events.png"} <= figures
     tags = _tags(out)
     variant = VARIANTS[fam][0]
     assert f"probe/{variant}/density_local_mean" in tags
@@ -155,7 +168,14 @@ def test_compare(runs, probed, tmp_path):
     probe_main(["compare", *(str(run) for run in runs.values()), "--out", str(tmp_path)])
     rows = json.loads((tmp_path / "compare.json").read_text())["rows"]
     assert len(rows) == sum(len(v) + 1 for v in VARIANTS.values())
-    assert (tmp_path / "compare.md").is_file() and (tmp_path / "density_vs_tau.png").is_file()
+    assert {row["jacobian"] for row in rows} == {"J", "J-I (decision, 2 mj_step)"}
+    for row in rows:  # every figure but the event ratio is a fraction
+        skip = ("run", "model", "jacobian", "!event_ratio")
+        values = [v for k, v in row.items() if k not in skip]
+        assert all(v is None or -1.0 <= v <= 1.0 for v in values), row
+    table = (tmp_path / "compare.md").read_text()
+    assert table.startswith("All figures are fractions") and "headline τ = 0.01" in table
+    assert (tmp_path / "density_vs_tau.png").is_file() and (tmp_path / "densities.png").is_file()
 
 
 def _cli(*args):

@@ -2,11 +2,13 @@
 
     python -m vsg.probe RUN_DIR [--episodes N] [--from_dir DIR] [--rows K] ...
     python -m vsg.probe compare RUN_DIR RUN_DIR ... [--out DIR]
+    python -m vsg.probe truth [--tasks walker_walk hopper_hop cheetah_run] [--episodes N] ...
     python -m vsg.probe bench [--preset dreamerv2] [--dims 200 1024] [--steps 1000 50]
 
 The probe loads the run's config and checkpoint (in float32), collects episodes with the
 policy mode (or reads stored ones), filters them with the posterior and evaluates the prior
-transition's Jacobians at every step; DMC runs get MuJoCo's Jacobians along the same episodes.
+transition's Jacobians at every step; DMC runs get MuJoCo's Jacobians and constraint events
+along the same episodes. ``truth`` studies the ground truth alone under random actions.
 Outputs go to RUN_DIR/probe (see ``vsg.probe.report``). Bad input (missing run dir, no
 checkpoint, unknown option) prints one line and exits with status 2 before anything is written.
 """
@@ -21,6 +23,7 @@ import vsg  # noqa: F401  (before TensorFlow: keeps MuJoCo rendering safe)
 
 # Distinct from the training (seed) and evaluation (seed + 1e6 + step) env seeds.
 COLLECT_SEED_OFFSET = 2 * 10**6
+TRUTH_TASKS = ("walker_walk", "hopper_hop", "cheetah_run")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +45,20 @@ def _count(text):
     return value
 
 
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _metric_options(p):
+    p.add_argument("--tau", type=float, nargs="+", help="tau grid (default: metrics default)")
+    p.add_argument("--headline_tau", type=float, default=1e-2)
+    p.add_argument("--rule", choices=("row", "abs"), default="row")
+    p.add_argument("--fd_eps", type=_positive_float, default=1e-6, help="finite-difference step")
+
+
 def probe_parser():
     p = _Parser(prog="python -m vsg.probe", description=__doc__.split("\n\n")[1])
     p.add_argument("run_dir", help="run directory (holds config.yaml and checkpoint/)")
@@ -50,10 +67,16 @@ def probe_parser():
     p.add_argument("--max_steps", type=_count, default=0, help="decisions per episode (0: all)")
     p.add_argument("--rows", type=_count, default=0, help="random output rows (0: all rows)")
     p.add_argument("--seed", type=_count, default=0, help="row choice and collection seed")
-    p.add_argument("--tau", type=float, nargs="+", help="tau grid (default: metrics default)")
-    p.add_argument("--headline_tau", type=float, default=1e-2)
-    p.add_argument("--rule", choices=("row", "abs"), default="row")
-    p.add_argument("--diag", choices=("keep", "exclude"), default="keep")
+    _metric_options(p)
+    p.add_argument(
+        "--diag", choices=("keep", "exclude", "subtract"), default="keep", help="model rows"
+    )
+    p.add_argument(
+        "--truth_scale",
+        choices=("decision", "step"),
+        default="decision",
+        help="ground truth over one agent decision (as the model) or one mj_step",
+    )
     p.add_argument("--no_ground_truth", action="store_true")
     p.add_argument("--no_tensorboard", action="store_true")
     p.add_argument("--out", help="output directory (default RUN_DIR/probe)")
@@ -64,6 +87,21 @@ def compare_parser():
     p = _Parser(prog="python -m vsg.probe compare", description="Compare probed runs.")
     p.add_argument("run_dirs", nargs="+", help="run directories holding probe/summary.json")
     p.add_argument("--out", default="probe_compare", help="output directory")
+    return p
+
+
+def truth_parser():
+    p = _Parser(
+        prog="python -m vsg.probe truth",
+        description="Ground-truth sparsity of dm_control tasks under uniform random actions.",
+    )
+    p.add_argument("--tasks", nargs="+", default=list(TRUTH_TASKS), help="e.g. walker_walk")
+    p.add_argument("--episodes", type=_count, default=3)
+    p.add_argument("--max_steps", type=_count, default=0, help="decisions per episode (0: all)")
+    p.add_argument("--action_repeat", type=_count, default=2, help="control steps per decision")
+    p.add_argument("--seed", type=_count, default=0)
+    _metric_options(p)
+    p.add_argument("--out", default="probe_truth", help="output directory")
     return p
 
 
@@ -79,24 +117,12 @@ def bench_parser():
     return p
 
 
-def check_run_dir(path):
-    """The run directory as a Path, or a one-line error (exit 2)."""
-    run = pathlib.Path(path)
-    if not run.is_dir():
-        fail(f"run directory not found: {run}")
-    if not (run / "config.yaml").is_file():
-        fail(f"no config.yaml in {run}")
-    if not any((run / name).is_dir() for name in ("checkpoint", "checkpoint.old")):
-        fail(f"no checkpoint in {run}")
-    return run
-
-
-def metrics_config(args):
+def metrics_config(args, diag="keep"):
     from vsg.probe.metrics import DEFAULT_TAU_GRID, ProbeConfig
 
     grid = tuple(args.tau) if args.tau else DEFAULT_TAU_GRID
     try:
-        return ProbeConfig(grid, args.headline_tau, args.rule, args.diag)
+        return ProbeConfig(grid, args.headline_tau, args.rule, diag)
     except ValueError as error:
         fail(str(error))
 
@@ -138,6 +164,7 @@ def _meta(run, config, probe, episodes, step, args):
         "dyn_deter": config.dyn_deter,
         "dyn_stoch": config.dyn_stoch,
         "dyn_discrete": config.dyn_discrete,
+        "action_repeat": config.action_repeat,
         "trained_precision": config.precision,
         "probe_dtype": "float32",
         "checkpoint_step": step,
@@ -154,17 +181,17 @@ def _meta(run, config, probe, episodes, step, args):
 
 def run_probe(args):
     """Probes one run and writes its outputs; returns the summary dict."""
-    run = check_run_dir(args.run_dir)
     if args.from_dir and not pathlib.Path(args.from_dir).is_dir():
         fail(f"episode directory not found: {args.from_dir}")
     if args.episodes < 1:
         fail("--episodes must be at least 1")
-    cfg = metrics_config(args)
+    cfg = metrics_config(args, args.diag)
     from vsg.probe import model, report
 
-    start = time.perf_counter()
-    config = model.load_config(run)
     try:
+        run = model.check_run(args.run_dir)
+        config = model.load_config(run)
+        start = time.perf_counter()
         agent, step, episodes, env = get_episodes(args, run, config)
     except model.ProbeError as error:
         fail(str(error))
@@ -187,7 +214,7 @@ def probe_all(args, probe, episodes, env, cfg, seconds):
     ``vsg.probe.report`` with meta holding rows, timings (``seconds``, updated) and notes."""
     import numpy as np
 
-    from vsg.probe import model, report
+    from vsg.probe import model, report, truth
 
     t0 = time.perf_counter()
     trans = [probe.transitions(ep) for ep in episodes]
@@ -199,8 +226,16 @@ def probe_all(args, probe, episodes, env, cfg, seconds):
     t0 = time.perf_counter()
     accs, extra, timing = model.probe_model(probe, trans, cfg, rows)
     seconds.update(timing, probe=time.perf_counter() - t0)
+    gate_kinds = {"realised": "binary", "expected": "probability", "soft": "soft"}
     models = {
-        v: report.ModelResult(acc, probe.blocks, rows, extra if v == "expected" else {})
+        v: report.ModelResult(
+            acc,
+            probe.blocks,
+            rows,
+            extra if v == "expected" else {},
+            jacobian=f"prior {probe.output_name} ({v} gate)",
+            gate_kind=gate_kinds[v],
+        )
         for v, acc in accs.items()
     }
     steps = {
@@ -208,31 +243,33 @@ def probe_all(args, probe, episodes, env, cfg, seconds):
         "t": np.concatenate([np.arange(1, t.length + 1) for t in trans]),
         "reward": np.concatenate([t.reward for t in trans]),
     }
-    if not args.no_ground_truth:
+    meta = {"rows": None if rows is None else [int(r) for r in rows], "notes": notes}
+    physics = getattr(env, "physics", None)
+    if args.no_ground_truth:
+        pass
+    elif physics is None or not truth.has_states(episodes):
+        notes.append("no ground truth: the episodes carry no simulator state")
+    else:
         t0 = time.perf_counter()
-        truth = model.probe_ground_truth(getattr(env, "physics", None), episodes, cfg)
-        if truth is not None:
-            models["ground_truth"] = report.ModelResult(truth[0], truth[2])
-            steps["contacts"] = truth[1]
-        else:
-            notes.append("no ground truth: the episodes carry no simulator state")
+        result = truth.probe_truth(physics, episodes, cfg, args.truth_scale, args.fd_eps)
+        models["ground_truth"] = report.ModelResult(
+            result.acc,
+            result.blocks,
+            names=result.names,
+            jacobian=f"MuJoCo {args.truth_scale} map",
+            meta=result.meta,
+        )
+        steps.update(result.steps)
+        meta["ground_truth"] = result.meta
         seconds["ground_truth"] = time.perf_counter() - t0
-    rows = None if rows is None else [int(r) for r in rows]
-    meta = {"rows": rows, "seconds": seconds, "notes": notes}
+    meta["seconds"] = seconds
     return {"meta": meta, "models": models, "steps": steps}
 
 
 def _print_summary(summary, out):
-    from vsg.probe.report import COMPARE_COLUMNS, format_table
+    from vsg.probe.compare import format_table, table_row
 
-    rows = [
-        {
-            "run": summary["meta"]["family"],
-            "model": name,
-            **{k: s.get(k) for k, _ in COMPARE_COLUMNS},
-        }
-        for name, s in summary["models"].items()
-    ]
+    rows = [table_row(summary["meta"]["family"], n, s) for n, s in summary["models"].items()]
     print(format_table(rows))
     print(f"wrote {out}", flush=True)
 
@@ -242,7 +279,7 @@ def run_compare(args):
     for path in paths:
         if not path.is_file():
             fail(f"no probe summary: {path} (run python -m vsg.probe RUN_DIR first)")
-    from vsg.probe import report
+    from vsg.probe.compare import compare
 
     summaries = {}
     for path in paths:
@@ -251,14 +288,32 @@ def run_compare(args):
         while label in summaries:  # runs with equal ids in different log dirs
             label += "'"
         summaries[label] = summary
-    print(report.compare(summaries, args.out))
+    print(compare(summaries, args.out))
     print(f"wrote {args.out}", flush=True)
+
+
+def run_truth(args):
+    import envs
+
+    for task in args.tasks:
+        try:
+            envs.validate_task(f"dmc_{task}")
+        except ValueError as error:
+            fail(str(error))
+    if args.episodes < 1 or args.action_repeat < 1:
+        fail("--episodes and --action_repeat must be at least 1")
+    cfg = metrics_config(args, "subtract")
+    from vsg.probe import truth
+
+    return truth.run_study(args.tasks, cfg, args)
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:
         return run_compare(compare_parser().parse_args(argv[1:]))
+    if argv[:1] == ["truth"]:
+        return run_truth(truth_parser().parse_args(argv[1:]))
     if argv[:1] == ["bench"]:
         from vsg.probe.cheap import bench
 

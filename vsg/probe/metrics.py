@@ -2,23 +2,39 @@
 
 Input: Jacobians J of shape [T, n_out, n_in] at T consecutive steps (row i = output i, column
 j = input j). All quantities are *densities* (fraction of present edges); sparsity is
-1 - density and is never reported under another name.
+1 - density and is never reported under another name. The questions follow Pandaram et al.
+(2025, "Dynamic Sparsity", arXiv:2511.08086): is the causal graph sparse over all states
+(global), at each state (local), and does it change sparsely in time (temporal)?
 
-Conventions (see shared/reference/sparsity-probe.md, sections 1.3, 3.3 and 3.4):
+Definitions:
 
-- Standardised Jacobian ``J~_ij = J_ij * in_scale_j / out_scale_i``; scales are floored at
-  ``scale_floor`` so that near-constant dimensions do not blow up (they are counted).
-- Diagonal handling (``diag``): "keep" counts the self-edge like any other; "exclude" drops the
-  entry (i, diag_cols[i]) from every count (off-diagonal sparsity of recurrent latents);
-  "subtract" analyses J - I on those entries (update Jacobian of discrete-time physics).
+- Standardised Jacobian ``J~_ij = J_ij * in_scale_j / out_scale_i`` (e.g. per-dimension stds),
+  invariant to rescaling any single coordinate; scales are floored at ``scale_floor`` so that
+  near-constant dimensions do not blow up (they are counted).
+- Diagonal (``diag``): "keep" counts the self-edge like any other; "exclude" drops the entry
+  (i, diag_cols[i]) from every count (off-diagonal sparsity of recurrent latents, whose self
+  entry carries the state over); "subtract" analyses J - I on those entries (the update
+  Jacobian of discrete-time physics, where J = I + O(dt)).
 - Edge rule (``rule``): "row" means ``|J~_ij| > tau * max_k |J~_ik|`` where the max runs over the
   whole row, the self entry included (so a carry-over of ~1 makes small cross terms negligible);
-  "abs" means ``|J~_ij| > tau``. Either way an edge also needs ``|J~_ij| > zero_atol``.
+  "abs" means ``|J~_ij| > tau``. Either way an edge also needs ``|J~_ij| > zero_atol``. Every
+  tau of the (sorted) grid is evaluated; ``headline_tau`` picks the one quoted alone.
+- Local density at a step: present edges / considered entries of the rows that are not zero.
+  Union density: entries that are an edge at some step (``density_union``) or at >= q of the
+  steps (``density_union_freq``, q = ``union_min_freq``); gap = union - mean local.
+- Temporal change at step t, per tau: c_t = number of entries whose edge status differs from
+  step t - 1 (``hamming_tau``; ``hamming_frac_tau`` divides by the considered entries); the
+  no-change fraction is the share of steps with c_t = 0. Magnitude measures that count no
+  threshold crossings: ``rel_change`` = ||J~_t - J~_{t-1}||_F / ||J~_{t-1}||_F over the
+  considered entries, ``rel_change_edges`` the same restricted to entries that are a headline
+  edge at t or t - 1.
+- Effective parents ``k_mass``: smallest number of inputs holding ``mass`` of a row's L1 mass
+  (threshold-free); ``k_mass_frac`` divides by the considered inputs of the row. It is exact
+  per row, averaged over at most ``k_mass_rows`` random rows per step (all rows if fewer).
 - Zero rows: a row whose raw entries are all <= ``zero_atol`` at a step is excluded from the
   step's density (a row-relative rule is undefined for it). A row that is zero at every step
   is "dead" (``n_dead_rows``); the other zero rows are "saturated" at that step (tanh at +-1,
-  ReLU off): ``saturated_row_frac_mean`` is their fraction of the non-dead rows, mean over
-  steps.
+  ReLU off): ``saturated_row_frac_mean`` is their fraction of the non-dead rows.
   A row equal to the unit vector e_i ("identity row": the dimension is copied) is *not* a zero
   row: it is a genuinely sparse row with no parent but itself.
 """
@@ -28,14 +44,18 @@ import math
 
 import numpy as np
 
-DEFAULT_TAU_GRID = (1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 0.2)
+from vsg.probe.stats import frac_zero, jsonable, nanmean, stats
+
+DEFAULT_TAU_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 0.2)
 # Bin edges of the |J~| histogram, in log10 units; exact zeros are counted apart.
 HIST_LOG10_EDGES = np.linspace(-12.0, 4.0, 65)
+# The histogram takes every k-th step, k = max(1, entries per step // HIST_ENTRIES).
+HIST_ENTRIES = 2**13
 
 
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
-    """Settings of the metrics; defaults follow the reference notes (headline tau = 1e-2)."""
+    """Settings of the metrics (see the module docstring); the tau grid is kept sorted."""
 
     tau_grid: tuple = DEFAULT_TAU_GRID
     headline_tau: float = 1e-2
@@ -45,15 +65,20 @@ class ProbeConfig:
     identity_atol: float = 1e-6
     scale_floor: float = 1e-6
     union_min_freq: float = 0.05  # frequency-thresholded union: edge present in >= q of steps
-    change_atol: float = 1e-6  # an entry "changes" when |J~_t - J~_{t-1}| exceeds this
     mass: float = 0.9  # k_mass: smallest number of inputs holding this fraction of a row's L1
+    k_mass_rows: int = 32  # rows per step sampled for k_mass (seeded by k_mass_seed)
+    k_mass_seed: int = 0
 
     def __post_init__(self):
         if self.rule not in ("row", "abs"):
             raise ValueError(f"rule must be 'row' or 'abs', got {self.rule!r}")
         if self.diag not in ("keep", "exclude", "subtract"):
             raise ValueError(f"diag must be 'keep', 'exclude' or 'subtract', got {self.diag!r}")
-        if not any(math.isclose(t, self.headline_tau) for t in self.tau_grid):
+        grid = tuple(sorted(float(t) for t in self.tau_grid))
+        if not grid or grid[0] < 0:
+            raise ValueError(f"tau_grid must be non-empty and non-negative, got {self.tau_grid}")
+        object.__setattr__(self, "tau_grid", grid)
+        if not any(math.isclose(t, self.headline_tau) for t in grid):
             raise ValueError("headline_tau must be one of tau_grid")
 
     @property
@@ -93,36 +118,55 @@ class SparsityAccumulator:
     in_scale [n_in], out_scale [n_out]: standardisation scales (e.g. per-dimension std over the
     episode); None means 1. diag_cols [n_out] int: column holding each row's own previous value
     (-1: none); default arange(n_out) when n_in >= n_out (pass ``rows`` here when the Jacobian
-    was row-subsampled).
+    was row-subsampled). Work is in the Jacobian's dtype (float32 for models, float64 for
+    finite differences).
     """
 
     def __init__(self, n_out, n_in, config=None, in_scale=None, out_scale=None, diag_cols=None):
-        self.cfg = config or ProbeConfig()
+        self.cfg = cfg = config or ProbeConfig()
         self.n_out, self.n_in = n_out, n_in
         in_scale = np.ones(n_in) if in_scale is None else np.asarray(in_scale, np.float64)
         out_scale = np.ones(n_out) if out_scale is None else np.asarray(out_scale, np.float64)
-        self.n_low_var_in = int((in_scale < self.cfg.scale_floor).sum())
-        self.n_low_var_out = int((out_scale < self.cfg.scale_floor).sum())
-        self.in_scale = np.maximum(in_scale, self.cfg.scale_floor)
-        self.out_scale = np.maximum(out_scale, self.cfg.scale_floor)
+        self.n_low_var_in = int((in_scale < cfg.scale_floor).sum())
+        self.n_low_var_out = int((out_scale < cfg.scale_floor).sum())
+        in_scale = np.maximum(in_scale, cfg.scale_floor)
+        out_scale = np.maximum(out_scale, cfg.scale_floor)
+        self.scale = in_scale[None, :] / out_scale[:, None]  # J~ = J * scale
+        self._scale_cast = self.scale
         if diag_cols is None and n_in >= n_out:
             diag_cols = np.arange(n_out)
         self.diag_cols = None if diag_cols is None else np.asarray(diag_cols, int)
-        if self.cfg.diag != "keep" and self.diag_cols is None:
+        if cfg.diag != "keep" and self.diag_cols is None:
             raise ValueError("diag='exclude'/'subtract' needs diag_cols")
         self.considered = np.ones((n_out, n_in), bool)
-        if self.cfg.diag == "exclude":
+        if cfg.diag == "exclude":
             r = np.flatnonzero(self.diag_cols >= 0)
             self.considered[r, self.diag_cols[r]] = False
-        n_tau = len(self.cfg.tau_grid)
-        self.edge_count = np.zeros((n_tau, n_out, n_in), np.int32)
+        self.n_considered = int(self.considered.sum())
+        self.row_considered = self.considered.sum(axis=1)
+        n_tau = len(cfg.tau_grid)
+        # Per-tau edge counts: cheap uint8 counters, flushed into int32 every 255 steps.
+        self._edge_count = np.zeros((n_tau, n_out, n_in), np.int32)
+        self._edge_count8 = np.zeros((n_tau, n_out * n_in), np.uint8)
+        self._since_flush = 0
+        # Edge masks [n_tau, n_out * n_in] of the current and the previous step (swapped).
+        self._masks = tuple(np.zeros((n_tau, n_out * n_in), bool) for _ in range(2))
+        self._has_prev = False  # False at the first step of an episode
         self.valid_count = np.zeros(n_out, np.int64)
         self.sum_abs = np.zeros((n_out, n_in))
         self.hist = np.zeros(len(HIST_LOG10_EDGES) - 1, np.int64)
+        self.hist_every = max(1, self.n_considered // HIST_ENTRIES)
         self.n_exact_zero = 0
         self.steps = 0
-        self._prev = None  # (headline graph, masked J~) of the last step seen
+        self._rng = np.random.default_rng(cfg.k_mass_seed)
+        self._prev = None  # (J~ [n_out * n_in], its sum of squares) of the last step seen
         self._rows = []  # per-chunk dicts of per-step arrays
+
+    def start_episode(self):
+        """The next chunk starts a new episode: its first step has no temporal change (NaN);
+        unions, maps and histograms keep accumulating over episodes."""
+        self._prev = None
+        self._has_prev = False
 
     def _identity_rows(self, J):
         """[t, n_out] bool: row equals e_i within identity_atol (raw J, before any subtraction)."""
@@ -140,72 +184,148 @@ class SparsityAccumulator:
         return out
 
     def _standardise(self, J):
-        """Raw chunk -> (J~ with diag handling [t, n_out, n_in], valid rows [t, n_out])."""
+        """Raw chunk -> (|J~| on considered entries, signed J~ on them, per-row reference
+        [t, n_out] (row rule: max |J~| over the whole row, self entry included), valid rows)."""
         valid = np.abs(J).max(axis=2) > self.cfg.zero_atol
         if self.cfg.diag == "subtract":
             J = J.copy()
             r = np.flatnonzero(self.diag_cols >= 0)
             J[:, r, self.diag_cols[r]] -= 1.0
-        Jt = J * self.in_scale[None, None, :] / self.out_scale[None, :, None]
-        return Jt, valid
+        Jt = J * self._scale_as(J.dtype)[None]
+        A = np.abs(Jt)
+        ref = A.max(axis=2) if self.cfg.rule == "row" else np.ones(valid.shape, J.dtype)
+        if self.cfg.diag == "exclude":
+            A *= self.considered[None]
+            Jt *= self.considered[None]
+        return A, Jt, ref, valid
 
-    def _graphs(self, Jt, A, valid):
-        """Edge masks for every tau: [n_tau, t, n_out, n_in] bool. The row reference is taken
-        from the unmasked J~ so that an excluded self entry still sets the row's scale."""
-        ref = np.abs(Jt).max(axis=2, keepdims=True) if self.cfg.rule == "row" else 1.0
-        base = (A > self.cfg.zero_atol) & self.considered[None] & valid[:, :, None]
-        return np.stack([base & (A > tau * ref) for tau in self.cfg.tau_grid])
+    def _scale_as(self, dtype):
+        if self._scale_cast.dtype != dtype:
+            self._scale_cast = self.scale.astype(dtype)
+        return self._scale_cast
+
+    def _edges(self, A, ref, valid):
+        """Per step and tau: edge counts [t, n_tau], changes vs the previous step [t, n_tau]
+        (NaN at the episode's first step) and the headline edge mask of the step and the one
+        before [t, n_out * n_in] (for ``rel_change_edges``). Row thresholds fold in zero_atol
+        and zero rows. Works step by step on preallocated masks: whole-chunk reductions over
+        large boolean arrays were ~5x slower."""
+        taus = np.asarray(self.cfg.tau_grid)
+        thr = np.maximum(taus[:, None, None] * ref[None], self.cfg.zero_atol)
+        thr = np.where(valid[None], thr, np.inf).astype(A.dtype)  # [n_tau, t, n_out]
+        t, h = len(A), self.cfg.headline_index
+        counts = np.zeros((t, len(taus)), np.int64)
+        changes = np.full((t, len(taus)), np.nan)
+        either = np.zeros((t, self.n_out * self.n_in), bool)
+        flip = np.empty(self.n_out * self.n_in, bool)
+        for s in range(t):
+            cur, prev = self._masks
+            for k in range(len(taus)):
+                np.greater(A[s], thr[k, s][:, None], out=cur[k].reshape(A.shape[1:]))
+                counts[s, k] = np.count_nonzero(cur[k])
+                np.add(self._edge_count8[k], cur[k].view(np.uint8), out=self._edge_count8[k])
+                if self._has_prev:
+                    np.not_equal(cur[k], prev[k], out=flip)
+                    changes[s, k] = np.count_nonzero(flip)
+            if self._has_prev:
+                np.logical_or(cur[h], prev[h], out=either[s])
+            self._masks = (prev, cur)
+            self._has_prev = True
+            self._since_flush += 1
+            if self._since_flush == 255:  # the uint8 counters are full
+                self._flush_edge_counts()
+        return counts, changes, either
+
+    def _flush_edge_counts(self):
+        self._edge_count += self._edge_count8.reshape(self._edge_count.shape)
+        self._edge_count8[...] = 0
+        self._since_flush = 0
+
+    @property
+    def edge_count(self):
+        """[n_tau, n_out, n_in] int: steps at which each entry was an edge, per tau."""
+        self._flush_edge_counts()
+        return self._edge_count
 
     def update(self, J, gates=None):
         """Add the next chunk of steps. J [t, n_out, n_in]; gates [t, n_out] (binary or soft)."""
-        J = np.asarray(J, np.float64)
+        J = np.asarray(J)
+        if not np.issubdtype(J.dtype, np.floating):
+            J = J.astype(np.float64)
         if J.ndim != 3 or J.shape[1:] != (self.n_out, self.n_in):
             raise ValueError(f"expected [t, {self.n_out}, {self.n_in}], got {J.shape}")
         identity = self._identity_rows(J)
-        Jt, valid = self._standardise(J)
-        A = np.abs(Jt) * self.considered[None]
-        G = self._graphs(Jt, A, valid)
-        denom = (valid * self.considered.sum(axis=1)[None]).sum(axis=1).astype(float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            density = G.sum(axis=(2, 3)).T / denom[:, None]  # [t, n_tau]
-        self.edge_count += G.sum(axis=1, dtype=np.int32)
+        A, Jt, ref, valid = self._standardise(J)
+        counts, changes, either = self._edges(A, ref, valid)
         self.valid_count += valid.sum(axis=0)
         self.sum_abs += A.sum(axis=0)
-        self._update_hist(A[self.considered[None] & valid[:, :, None]])
-        k = np.where(valid, k_mass(A, self.cfg.mass), np.nan)
+        self._update_hist(A, valid)
+        denom = (valid * self.row_considered[None]).sum(axis=1).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            density = counts / denom[:, None]  # [t, n_tau]
+        k, k_frac = self._k_mass(A, valid)
         row = {
             "density": density[:, self.cfg.headline_index],
             "density_tau": density,
-            "k_mass_mean": _nanmean_rows(k),  # parents among the considered entries
+            "k_mass_mean": k,
+            "k_mass_frac": k_frac,
             "zero_row_frac": 1.0 - valid.mean(axis=1),
             "identity_row_frac": identity.mean(axis=1),
         }
-        row.update(self._temporal(G[self.cfg.headline_index], Jt * self.considered[None]))
+        n, h = float(self.n_considered), self.cfg.headline_index
+        row.update(
+            hamming=changes[:, h],
+            hamming_frac=changes[:, h] / n,
+            hamming_tau=changes,
+            hamming_frac_tau=changes / n,
+            **self._magnitude_change(Jt, either),
+        )
         if gates is not None:
             row["open_gate_frac"] = np.asarray(gates, np.float64).reshape(len(J), -1).mean(axis=1)
         self._rows.append(row)
         self.steps += len(J)
 
-    def _temporal(self, G, Jm):
-        """Hamming change, relative Frobenius change and changed-entry count vs the previous
-        step; NaN at the first step of the episode."""
-        first = self._prev is None
-        if not first:
-            G = np.concatenate([self._prev[0][None], G])
-            Jm = np.concatenate([self._prev[1][None], Jm])
-        self._prev = (G[-1], Jm[-1])
-        dG = (G[1:] != G[:-1]).sum(axis=(1, 2)).astype(float)
-        dJ = Jm[1:] - Jm[:-1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.sqrt((dJ**2).sum(axis=(1, 2)) / (Jm[:-1] ** 2).sum(axis=(1, 2)))
-        changed = (np.abs(dJ) > self.cfg.change_atol).sum(axis=(1, 2)).astype(float)
-        if first:
-            pad = np.array([np.nan])
-            dG, rel, changed = (np.concatenate([pad, v]) for v in (dG, rel, changed))
-        n = float(self.considered.sum())
-        return {"hamming": dG, "hamming_frac": dG / n, "rel_change": rel, "n_changed": changed}
+    def _k_mass(self, A, valid):
+        """Per step: mean k_mass and mean k_mass / considered inputs over sampled valid rows."""
+        t, n_out = valid.shape
+        rows = np.tile(np.arange(n_out), (t, 1))
+        if self.cfg.k_mass_rows < n_out:
+            rows = np.sort(self._rng.permuted(rows, axis=1)[:, : self.cfg.k_mass_rows], axis=1)
+        steps = np.arange(t)[:, None]
+        k = k_mass(A[steps, rows], self.cfg.mass)
+        ok = valid[steps, rows]
+        with np.errstate(invalid="ignore"):
+            mean_k = np.where(ok, k, 0.0).sum(1) / ok.sum(1)
+            frac = np.where(ok, k / self.row_considered[rows], 0.0).sum(1) / ok.sum(1)
+        return mean_k, frac
 
-    def _update_hist(self, values):
+    def _magnitude_change(self, Jt, either):
+        """rel_change and rel_change_edges [t] (module docstring): NaN at the episode's first
+        step. either [t, n_out * n_in]: headline edge at the step or the one before."""
+        t = len(Jt)
+        rel, rel_edges = np.full(t, np.nan), np.full(t, np.nan)
+        flat = Jt.reshape(t, -1)
+        sumsq = np.einsum("ij,ij->i", flat, flat)
+        for s in range(t):
+            if self._prev is not None:
+                prev, prev_sumsq = self._prev
+                d = flat[s] - prev
+                d_edges, prev_edges = d * either[s], prev * either[s]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rel[s] = np.sqrt(np.dot(d, d) / prev_sumsq)
+                    rel_edges[s] = np.sqrt(np.dot(d_edges, d) / np.dot(prev_edges, prev))
+            self._prev = (flat[s], sumsq[s])
+        return {"rel_change": rel, "rel_change_edges": rel_edges}
+
+    def _update_hist(self, A, valid):
+        """|J~| histogram over the considered entries of valid rows, every hist_every-th
+        step (by the global step index)."""
+        first = (-self.steps) % self.hist_every
+        sel = slice(first, None, self.hist_every)
+        if self.cfg.diag == "exclude" or not valid[sel].all():
+            values = A[sel][self.considered[None] & valid[sel][:, :, None]]
+        else:
+            values = A[sel].ravel()
         nonzero = values[values > 0]
         self.n_exact_zero += int(values.size - nonzero.size)
         # Uniform log10 bins: the bin index is arithmetic, and out-of-range values go to the
@@ -219,7 +339,7 @@ class SparsityAccumulator:
         self.hist += np.bincount(index, minlength=len(edges) - 1)
 
     def per_step(self) -> dict:
-        """Dict of per-step arrays [T] (``density_tau`` is [T, n_tau])."""
+        """Dict of per-step arrays [T] (the ``*_tau`` keys are [T, n_tau])."""
         keys = self._rows[0].keys()
         return {k: np.concatenate([r[k] for r in self._rows]) for k in keys}
 
@@ -228,9 +348,11 @@ class SparsityAccumulator:
         the steps at which their row was valid; dead rows and excluded entries are False."""
         k = self.cfg.headline_index if tau_index is None else tau_index
         live = self.valid_count > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            freq = self.edge_count[k] / self.valid_count[:, None]
-        present = freq > 0 if min_freq <= 0 else freq >= min_freq
+        if min_freq <= 0:
+            present = self.edge_count[k] > 0
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                present = self.edge_count[k] / self.valid_count[:, None] >= min_freq
         return present & live[:, None] & self.considered
 
     def maps(self) -> dict:
@@ -245,6 +367,7 @@ class SparsityAccumulator:
             "hist_log10_edges": HIST_LOG10_EDGES.copy(),
             "hist_counts": self.hist.copy(),
             "n_exact_zero": self.n_exact_zero,
+            "hist_every": self.hist_every,
         }
 
     def _union_densities(self, k):
@@ -254,13 +377,13 @@ class SparsityAccumulator:
         freq = self.union_mask(k, self.cfg.union_min_freq).sum() / denom
         return float(plain), float(freq)
 
-    def summary(self) -> dict:
-        """JSON-serialisable summary (NaN becomes None). See module docstring for definitions."""
-        ps = self.per_step()
+    def _sweep(self, ps):
+        """Per tau: local mean, unions, gaps and the temporal change statistics."""
         sweep = []
         for k, tau in enumerate(self.cfg.tau_grid):
-            local = float(np.nanmean(ps["density_tau"][:, k]))
+            local = nanmean(ps["density_tau"][:, k])
             union, union_freq = self._union_densities(k)
+            change = ps["hamming_frac_tau"][:, k]
             sweep.append(
                 {
                     "tau": tau,
@@ -269,8 +392,16 @@ class SparsityAccumulator:
                     "density_union_freq": union_freq,
                     "gap": union - local,
                     "gap_freq": union_freq - local,
+                    **stats("hamming_frac", change, ("mean", "median", "q95")),
+                    "frac_steps_no_change": frac_zero(change),
                 }
             )
+        return sweep
+
+    def summary(self) -> dict:
+        """JSON-serialisable summary (NaN becomes None). See module docstring for definitions."""
+        ps = self.per_step()
+        sweep = self._sweep(ps)
         head = sweep[self.cfg.headline_index]
         # Dead rows are zero at every step; the rest of a step's zero rows are saturated there.
         n_dead = int((self.valid_count == 0).sum())
@@ -281,68 +412,23 @@ class SparsityAccumulator:
             "n_steps": self.steps,
             "n_out": self.n_out,
             "n_in": self.n_in,
-            "n_entries_per_step": int(self.considered.sum()),
+            "n_entries_per_step": self.n_considered,
             **{k: v for k, v in head.items() if k != "tau"},
-            **_stats("density_local", ps["density"]),
-            **_stats("hamming", ps["hamming"]),
-            "frac_steps_no_change": _frac_zero(ps["hamming"]),
-            **_stats("rel_change", ps["rel_change"]),
-            "k_mass_mean": _nanmean(ps["k_mass_mean"]),
-            "zero_row_frac_mean": _nanmean(ps["zero_row_frac"]),
+            **stats("density_local", ps["density"]),
+            **stats("rel_change", ps["rel_change"]),
+            **stats("rel_change_edges", ps["rel_change_edges"]),
+            "k_mass_mean": nanmean(ps["k_mass_mean"]),
+            "k_mass_frac_mean": nanmean(ps["k_mass_frac"]),
+            "zero_row_frac_mean": nanmean(ps["zero_row_frac"]),
             "n_dead_rows": n_dead,
-            "saturated_row_frac_mean": _nanmean(saturated),
-            "identity_row_frac_mean": _nanmean(ps["identity_row_frac"]),
+            "saturated_row_frac_mean": nanmean(saturated),
+            "identity_row_frac_mean": nanmean(ps["identity_row_frac"]),
             "n_low_variance_inputs": self.n_low_var_in,
             "n_low_variance_outputs": self.n_low_var_out,
-            "open_gate_frac_mean": _nanmean(ps.get("open_gate_frac", [])),
+            "open_gate_frac_mean": nanmean(ps.get("open_gate_frac", [])),
             "sweep": sweep,
         }
-        return _jsonable(out)
-
-
-def _nanmean_rows(k):
-    with np.errstate(invalid="ignore"):
-        counts = np.isfinite(k).sum(axis=1)
-        return np.where(counts > 0, np.nansum(k, axis=1) / np.maximum(counts, 1), np.nan)
-
-
-def _nanmean(x):
-    x = np.asarray(x, float)
-    return float(np.mean(x[np.isfinite(x)])) if np.isfinite(x).any() else float("nan")
-
-
-def _stats(name, x):
-    """Mean, std and quantiles of the finite entries of a per-step array."""
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    if not x.size:
-        return {f"{name}_{s}": float("nan") for s in ("mean", "std", "q05", "median", "q95")}
-    q05, med, q95 = np.quantile(x, [0.05, 0.5, 0.95])
-    return {
-        f"{name}_mean": float(x.mean()),
-        f"{name}_std": float(x.std()),
-        f"{name}_q05": float(q05),
-        f"{name}_median": float(med),
-        f"{name}_q95": float(q95),
-    }
-
-
-def _frac_zero(x):
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    return float((x == 0).mean()) if x.size else float("nan")
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+        return jsonable(out)
 
 
 def analyze(J, config=None, gates=None, in_scale=None, out_scale=None, diag_cols=None):

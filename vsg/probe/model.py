@@ -42,12 +42,17 @@ class ProbeError(Exception):
     """Bad input (no checkpoint, no episodes, ...): the CLI prints it on one line, exit 2."""
 
 
-class EpisodeAccumulator(metrics.SparsityAccumulator):
-    """A SparsityAccumulator over several episodes: unions and maps span all of them, while
-    the temporal change restarts (NaN) at the first step of each episode."""
-
-    def start_episode(self):
-        self._prev = None
+def check_run(path):
+    """The run directory as a Path; ProbeError unless it holds config.yaml and a checkpoint.
+    This function, ``load_config`` and ``load_agent`` are all the probe reads of a run."""
+    run = pathlib.Path(path)
+    if not run.is_dir():
+        raise ProbeError(f"run directory not found: {run}")
+    if not (run / "config.yaml").is_file():
+        raise ProbeError(f"no config.yaml in {run}")
+    if not any((run / name).is_dir() for name in ("checkpoint", "checkpoint.old")):
+        raise ProbeError(f"no checkpoint in {run}")
+    return run
 
 
 def load_config(run_dir):
@@ -71,18 +76,14 @@ def load_agent(run_dir, config, action_size):
     return agent, int(step.numpy())
 
 
-def _physics_state(physics):
-    data = physics.data
-    return {"qpos": data.qpos.copy(), "qvel": data.qvel.copy(), "act": data.act.copy()}
-
-
 def collect_episodes(agent, env, n, max_steps=0):
     """Runs n episodes of ``env`` with the policy mode (no exploration noise).
 
     Returns a list of episodes, dicts of arrays [L + 1, ...] aligned as in ``vsg.replay``
-    (image, action, reward, is_first, is_last). DMC episodes also hold the simulator state at
-    each observation (qpos, qvel, act) and ``ctrl``, the control applied to reach it (row 0 is
-    zero), for the ground truth. max_steps > 0 stops an episode after that many decisions.
+    (image, action, reward, is_first, is_last). DMC episodes also hold ``sim_state``, the full
+    simulator state at each observation (``ground_truth.STATE_SIG``: warm start included), and
+    ``ctrl``, the control applied to reach it (row 0 is zero), for the ground truth
+    (``vsg.probe.truth``). max_steps > 0 stops an episode after that many decisions.
     """
     physics = getattr(env, "physics", None)
     episodes = []
@@ -90,14 +91,14 @@ def collect_episodes(agent, env, n, max_steps=0):
         obs = env.reset()
         state = agent.initial_policy_state(1)
         rows = [(obs, np.zeros(env.action_size, np.float32))]
-        sim = [] if physics is None else [_physics_state(physics)]
+        sim = [] if physics is None else [ground_truth.get_state(physics, physics)]
         ctrl = [] if physics is None else [np.zeros_like(physics.data.ctrl)]
         while not obs["is_last"] and not (max_steps and len(rows) > max_steps):
             action, state = agent.policy(as_batch(obs), state, tf.constant(False))
             obs = env.step(action.numpy()[0])
             rows.append((obs, action.numpy()[0]))
             if physics is not None:
-                sim.append(_physics_state(physics))
+                sim.append(ground_truth.get_state(physics, physics))
                 ctrl.append(physics.data.ctrl.copy())
         episodes.append(_stack_episode(rows, sim, ctrl))
     return episodes
@@ -108,8 +109,7 @@ def _stack_episode(rows, sim, ctrl):
     episode = {key: np.stack([obs[key] for obs, _ in rows]) for key in keys}
     episode["action"] = np.stack([action for _, action in rows]).astype(np.float32)
     if sim:
-        for key in ("qpos", "qvel", "act"):
-            episode[key] = np.stack([s[key] for s in sim])
+        episode["sim_state"] = np.stack(sim)
         episode["ctrl"] = np.stack(ctrl)
     return episode
 
@@ -153,6 +153,7 @@ class ModelProbe:
         self.gated = bool(dyn.cell.stochastic_gate)
         self.variants = ("realised", "expected") if self.gated else ("soft",)
         self.n_state = dyn.deter_size if self.recurrent else self.latent.flat_size
+        self.output_name = "h_t" if self.recurrent else "E[s_t]"
         sizes = [("h", self.n_state), ("z", self.latent.flat_size)] if self.recurrent else []
         sizes = sizes or [("s", self.n_state)]
         sizes.append(("a", agent.action_size))
@@ -260,8 +261,8 @@ def chunk_steps(n_rows, n_in, budget):
 
 
 def _feed(acc, J, gates, step):
-    """acc.update in slices of ``step`` steps: the metrics' float64 temporaries then stay
-    in cache (8 steps per call ran ~2x faster than 350 at 200 x 238)."""
+    """acc.update in slices of ``step`` steps, so that the metrics' temporaries stay in
+    cache."""
     for start in range(0, len(J), step):
         acc.update(J[start : start + step], gates[start : start + step])
 
@@ -270,51 +271,39 @@ def probe_model(probe, trans_list, config=None, rows=None):
     """Streams every variant's Jacobians of all episodes through one accumulator each.
 
     rows: sorted output indices to differentiate (None: all). Returns ({variant:
-    EpisodeAccumulator}, extra per-step arrays [sum L] (``rel_diff_expected``: relative
+    SparsityAccumulator}, extra per-step arrays [sum L] (``rel_diff_expected``: relative
     Frobenius distance of the expected to the realised Jacobian, gated models only),
-    seconds spent waiting for Jacobians and in the metrics).
+    {"jacobian": s, "metrics": s}). Jacobians and metrics run one after the other, chunk by
+    chunk, so each time is its own (the variants' metrics run in parallel threads: NumPy
+    releases the GIL in its loops).
     """
     scale = input_scales(trans_list)
     sel = np.arange(probe.n_state) if rows is None else np.asarray(rows)
     accs = {
-        v: EpisodeAccumulator(len(sel), probe.n_in, config, scale, scale[sel], sel)
+        v: metrics.SparsityAccumulator(len(sel), probe.n_in, config, scale, scale[sel], sel)
         for v in probe.variants
     }
     step = chunk_steps(len(sel), probe.n_in, JACOBIAN_CHUNK_ENTRIES)
     sub = chunk_steps(len(sel), probe.n_in, METRICS_CHUNK_ENTRIES)
-    chunks = [
-        (k, slice(s, min(s + step, t.length)))
-        for k, t in enumerate(trans_list)
-        for s in range(0, t.length, step)
-    ]
-
-    def jacobians(chunk):
-        trans = trans_list[chunk[0]]
-        return {v: probe.jacobian(trans, v, rows, chunk[1]) for v in probe.variants}
-
-    seconds = {"jacobian_wait": 0.0, "metrics": 0.0}
+    seconds = {"jacobian": 0.0, "metrics": 0.0}
     diffs = []
-    # One thread computes the next chunk's Jacobians (TF) while the others reduce the current
-    # chunk, one per variant (NumPy releases the GIL in its heavy loops).
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1 + len(accs)) as pool:
-        pending = pool.submit(jacobians, chunks[0])
-        for index, (k, steps) in enumerate(chunks):
-            t0 = time.perf_counter()
-            jacs = pending.result()
-            if index + 1 < len(chunks):
-                pending = pool.submit(jacobians, chunks[index + 1])
-            t1 = time.perf_counter()
-            if steps.start == 0:
-                for acc in accs.values():
-                    acc.start_episode()
-            gates = {v: probe.gates(trans_list[k], v)[steps][:, sel] for v in accs}
-            updates = [pool.submit(_feed, accs[v], J, gates[v], sub) for v, J in jacs.items()]
-            if probe.gated:
-                diffs.append(_rel_diff(jacs["expected"], jacs["realised"]))
-            for update in updates:
-                update.result()
-            seconds["jacobian_wait"] += t1 - t0
-            seconds["metrics"] += time.perf_counter() - t1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(accs)) as pool:
+        for trans in trans_list:
+            for acc in accs.values():
+                acc.start_episode()
+            for start in range(0, trans.length, step):
+                steps = slice(start, min(start + step, trans.length))
+                t0 = time.perf_counter()
+                jacs = {v: probe.jacobian(trans, v, rows, steps) for v in probe.variants}
+                t1 = time.perf_counter()
+                gates = {v: probe.gates(trans, v)[steps][:, sel] for v in accs}
+                jobs = [pool.submit(_feed, accs[v], J, gates[v], sub) for v, J in jacs.items()]
+                if probe.gated:
+                    diffs.append(_rel_diff(jacs["expected"], jacs["realised"]))
+                for job in jobs:
+                    job.result()
+                seconds["jacobian"] += t1 - t0
+                seconds["metrics"] += time.perf_counter() - t1
     extra = {"rel_diff_expected": np.concatenate(diffs)} if diffs else {}
     return accs, extra, seconds
 
@@ -323,41 +312,3 @@ def _rel_diff(a, b):
     """Per-step ||a - b||_F / ||b||_F of two Jacobian stacks [n, rows, cols]."""
     num = np.sqrt(((a - b) ** 2).sum(axis=(1, 2)))
     return num / np.maximum(np.sqrt((b**2).sum(axis=(1, 2))), 1e-30)
-
-
-def probe_ground_truth(physics, episodes, probe_config=None):
-    """MuJoCo's own one-step transition Jacobians [A | B] at the state before each decision of
-    the episodes (needs the ``qpos``/``ctrl`` keys that ``collect_episodes`` records).
-
-    physics: the env's dm_control Physics (or an MjModel). One ``mj_step`` is linearised per
-    decision (the simulator's own causal graph; a decision spans action_repeat control steps).
-    Metrics use diag="subtract" (A - I, the update Jacobian) with std-standardised columns.
-    Returns (EpisodeAccumulator, per-step contact counts [sum L], blocks {"dq", "qvel", "act",
-    "ctrl": (start, stop)}) or None without simulator states.
-    """
-    if physics is None or not episodes or "qpos" not in episodes[0]:
-        return None
-    model = ground_truth.raw_model(physics)
-    cfg = dataclasses.replace(probe_config or metrics.ProbeConfig(), diag="subtract")
-    nx, nu = 2 * model.nv + model.na, model.nu
-    scale = _gt_scales(model, episodes)
-    acc = EpisodeAccumulator(nx, nx + nu, cfg, scale, scale[:nx], np.arange(nx))
-    contacts = []
-    for ep in episodes:
-        states = {key: ep[key][:-1] for key in ("qpos", "qvel", "act")}
-        out = ground_truth.transition_jacobians(model, states, ep["ctrl"][1:])
-        acc.start_episode()
-        acc.update(np.concatenate([out["A"], out["B"]], axis=2))
-        contacts.append(out["ncon"])
-    bounds = np.cumsum([0, model.nv, model.nv, model.na, nu])
-    names = ("dq", "qvel", "act", "ctrl")
-    blocks = {k: (int(bounds[i]), int(bounds[i + 1])) for i, k in enumerate(names)}
-    return acc, np.concatenate(contacts), blocks
-
-
-def _gt_scales(model, episodes):
-    """Std of [dq, qvel, act, ctrl] over the episodes; positions only when qpos has the
-    tangent layout (no quaternions), otherwise 1."""
-    cat = {k: np.concatenate([ep[k] for ep in episodes]) for k in ("qpos", "qvel", "act", "ctrl")}
-    dq = cat["qpos"].std(axis=0) if model.nq == model.nv else np.ones(model.nv)
-    return np.concatenate([dq, cat["qvel"].std(axis=0), cat["act"].std(axis=0), cat["ctrl"].std(0)])

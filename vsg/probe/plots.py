@@ -1,7 +1,8 @@
 """PNG figures of the sparsity probe (matplotlib, Agg back end: no display needed).
 
-Every function takes arrays/dicts produced by ``vsg.probe.metrics`` and an output path, writes
-one PNG and returns the path.
+Every function takes arrays/dicts produced by ``vsg.probe.metrics`` / ``report`` and an output
+path, writes one PNG and returns the path. Titles carry the threshold, the edge rule and the
+diagonal convention; events get their own track; legends sit outside the data.
 """
 
 import matplotlib
@@ -11,101 +12,339 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the back end must be chosen first)
 import numpy as np  # noqa: E402
 
+DPI = 150
+GATE_LABELS = {
+    "binary": "open-gate fraction\n(binary gate)",
+    "probability": "mean gate\nprobability",
+    "soft": "mean soft update\ngate (GRU)",
+}
+EVENT_TRACKS = (
+    ("contact_event", "contact", "tab:red"),
+    ("constraint_event", "limit etc.", "tab:purple"),
+)
+
 
 def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
 
 
-def _mark_events(ax, events, color, label):
-    """Vertical lines at the steps where ``events`` [T] is non-zero (e.g. reward or contact)."""
-    steps = np.flatnonzero(np.asarray(events) != 0)
-    for i, t in enumerate(steps):
-        ax.axvline(t, color=color, alpha=0.25, lw=0.8, label=label if i == 0 else None)
+def _outside_legend(ax, **kwargs):
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False, **kwargs)
 
 
-def plot_episode(steps, path, reward=None, contacts=None, title=""):
-    """Per-step curves: density, Hamming change, relative change and (if present) open-gate
-    fraction. steps: dict of arrays [T] from ``per_step``; reward [T] and contacts [T]
-    (e.g. MuJoCo ncon) are drawn as event markers on every panel."""
-    panels = [
-        ("density", "local density"),
-        ("hamming", "Hamming change c_t"),
-        ("rel_change", "relative change δ_t"),
-    ]
-    if "open_gate_frac" in steps:
-        panels.append(("open_gate_frac", "open-gate fraction"))
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.0 * len(panels)), sharex=True)
-    for ax, (key, label) in zip(axes, panels, strict=True):
-        ax.plot(np.asarray(steps[key]), lw=1.0)
-        ax.set_ylabel(label)
-        if contacts is not None:
-            _mark_events(ax, np.asarray(contacts) > 0, "tab:red", "contact")
-        if reward is not None:
-            _mark_events(ax, reward, "tab:green", "reward")
-    if reward is not None or contacts is not None:
-        axes[0].legend(loc="upper right", fontsize=8)
-    axes[0].set_title(title)
-    axes[-1].set_xlabel("step")
+def _tau_picks(tau_grid):
+    """Smallest, headline-ish middle and largest tau indices to draw."""
+    n = len(tau_grid)
+    return sorted({0, n // 2, n - 1})
+
+
+def plot_episode(per_step, steps, path, title="", gate_kind=None, tau_grid=()):
+    """Per-step curves of one episode with the events on their own track.
+
+    per_step: arrays [T] (``*_tau`` [T, n_tau]) of one model; steps: the episode's slice of the
+    results' step arrays (reward and, for DMC, contacts and event flags)."""
+    has_gate = "open_gate_frac" in per_step and gate_kind
+    n_panels = 4 + bool(has_gate)
+    fig, axes = plt.subplots(n_panels, 1, figsize=(7.5, 1.45 * n_panels + 0.6), sharex=True)
+    x = np.arange(1, len(per_step["density"]) + 1)
+    axes[0].plot(x, per_step["density"], lw=1.0)
+    axes[0].set_ylabel("local density\n(headline τ)")
+    for k in _tau_picks(tau_grid):
+        axes[1].plot(x, per_step["hamming_frac_tau"][:, k], lw=0.9, label=f"τ = {tau_grid[k]:g}")
+    axes[1].set_ylabel("changed edges c_t\n/ entries")
+    _outside_legend(axes[1])
+    axes[2].semilogy(x, per_step["rel_change"], lw=0.9, label="all entries")
+    axes[2].semilogy(x, per_step["rel_change_edges"], lw=0.9, label="headline edges")
+    axes[2].set_ylabel("relative change\n‖ΔJ~‖/‖J~‖")
+    _outside_legend(axes[2])
+    if has_gate:
+        axes[3].plot(x, per_step["open_gate_frac"], lw=1.0)
+        axes[3].set_ylabel(GATE_LABELS[gate_kind])
+    _event_track(axes[-1], x, steps)
+    axes[0].set_title(title, fontsize=9)
+    axes[-1].set_xlabel("transition t (agent decision)")
     return _save(fig, path)
 
 
-def plot_heatmaps(maps, path, col_blocks=None, title=""):
+def _event_track(ax, x, steps):
+    """Raster of the event flags (one row each) and |reward| scaled to a row of its own."""
+    labels = []
+    for row, (key, label, color) in enumerate(EVENT_TRACKS):
+        if key in steps:
+            at = x[np.asarray(steps[key], bool)]
+            ax.vlines(at, row + 0.1, row + 0.9, color=color, lw=0.8)
+            labels.append((row + 0.5, label))
+    reward = np.abs(np.asarray(steps["reward"], float))
+    top = reward.max() if reward.size and reward.max() > 0 else 1.0
+    row = len(EVENT_TRACKS)
+    ax.fill_between(x, row + 0.05, row + 0.05 + 0.9 * reward / top, color="tab:green", lw=0)
+    labels.append((row + 0.5, f"|reward| (max {top:.2g})"))
+    ax.set_yticks([y for y, _ in labels], [label for _, label in labels], fontsize=7)
+    ax.set_ylim(0, row + 1)
+    ax.set_ylabel("events")
+
+
+def _block_axis(ax, blocks, axis):
+    """Separators and names of column (axis="x") or row blocks."""
+    for name, (start, stop) in blocks.items():
+        if stop <= start:
+            continue
+        if axis == "x":
+            ax.axvline(start - 0.5, color="w", lw=0.8)
+            ax.text(
+                (start + stop - 1) / 2,
+                -0.02,
+                name,
+                ha="center",
+                va="top",
+                fontsize=7,
+                transform=ax.get_xaxis_transform(),
+            )
+
+
+def plot_heatmaps(maps, path, blocks=None, names=None, rows=None, title=""):
     """Mean |J~| (log colour scale) and headline edge frequency side by side.
 
-    maps: dict from ``SparsityAccumulator.maps``; col_blocks: optional list of
-    (name, start, stop) column ranges (e.g. h, z, a) drawn as separators."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    blocks: {name: (start, stop)} column blocks (e.g. h, z, a); names: (row names, column
+    names) for small Jacobians (the ground truth); rows: the output indices probed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
     mean_abs = np.asarray(maps["mean_abs"], float)
     positive = mean_abs[mean_abs > 0]
     floor = positive.min() if positive.size else 1e-12
-    im = axes[0].imshow(np.log10(np.maximum(mean_abs, floor)), aspect="auto", cmap="viridis")
+    im = axes[0].imshow(
+        np.log10(np.maximum(mean_abs, floor)),
+        aspect="auto",
+        cmap="viridis",
+        interpolation="nearest",
+    )
     fig.colorbar(im, ax=axes[0], label="log10 mean |J~|")
-    im = axes[1].imshow(maps["edge_freq"], aspect="auto", cmap="magma", vmin=0, vmax=1)
-    fig.colorbar(im, ax=axes[1], label="edge frequency")
-    for ax, name in zip(axes, ("mean |J~|", "edge frequency"), strict=True):
-        ax.set_xlabel("input")
-        ax.set_ylabel("output")
-        ax.set_title(f"{title} {name}".strip())
-        for block, start, stop in col_blocks or ():
-            ax.axvline(start - 0.5, color="w", lw=0.8)
-            ax.text((start + stop) / 2, -1, block, ha="center", va="bottom", fontsize=8)
+    im = axes[1].imshow(
+        maps["edge_freq"], aspect="auto", cmap="magma", vmin=0, vmax=1, interpolation="nearest"
+    )
+    fig.colorbar(im, ax=axes[1], label="edge frequency (share of steps)")
+    n_out, n_in = mean_abs.shape
+    for ax, name in zip(axes, ("mean |J~|", "edge frequency, headline τ"), strict=True):
+        ax.set_title(name, fontsize=9)
+        if names is not None:
+            ax.set_yticks(range(n_out), names[0], fontsize=5)
+            ax.set_xticks(range(n_in), names[1], fontsize=5, rotation=90)
+        else:
+            ticks = np.linspace(0, n_out - 1, min(n_out, 6)).astype(int)
+            labels = ticks if rows is None else np.asarray(rows)[ticks]
+            ax.set_yticks(ticks, [str(v) for v in labels], fontsize=7)
+            ax.set_ylabel("output row (state index)")
+            ax.set_xlabel("input column", labelpad=12)
+            _block_axis(ax, blocks or {}, "x")
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
 
-def plot_density_vs_tau(summaries, path, title=""):
-    """Density vs tau, local mean (solid) and union (dashed), one colour per model.
-
-    summaries: {model name: summary dict from ``summarize``}."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+def plot_density_vs_tau(summaries, path, title="Density vs threshold τ"):
+    """Local mean (solid, markers) and union (dashed) density vs the sorted tau grid, one colour
+    per model; the legend names each model's convention. summaries: {label: summary}."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for i, (name, summary) in enumerate(summaries.items()):
-        sweep = summary["sweep"]
+        sweep = sorted(summary["sweep"], key=lambda row: row["tau"])
         taus = [row["tau"] for row in sweep]
-        color = f"C{i}"
-        ax.plot(taus, [row["density_local_mean"] for row in sweep], "-o", color=color, label=name)
-        ax.plot(taus, [row["density_union"] for row in sweep], "--", color=color)
+        label = f"{name}: {summary.get('jacobian', '')}".rstrip(": ")
+        ax.plot(
+            taus,
+            [row["density_local_mean"] for row in sweep],
+            "-o",
+            ms=3,
+            color=f"C{i}",
+            label=label,
+        )
+        ax.plot(taus, [row["density_union"] for row in sweep], "--", color=f"C{i}")
     ax.set_xscale("log")
     ax.set_xlabel("threshold τ")
-    ax.set_ylabel("density (solid: local mean, dashed: union)")
+    ax.set_ylabel("density (solid: local mean,\ndashed: union over steps)")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _outside_legend(ax)
     return _save(fig, path)
 
 
-def plot_histograms(maps, steps, path, title=""):
-    """Histograms of log10 |J~| entries (exact zeros noted), local density, Hamming change and
-    effective number of parents. maps from ``maps()``, steps from ``per_step()``."""
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
+def plot_histograms(maps, per_step, path, title=""):
+    """Histograms of log10 |J~| entries, local density, changed-edge fraction and k_0.9 share
+    of the inputs, each with labelled axes."""
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     edges = np.asarray(maps["hist_log10_edges"])
     axes[0].stairs(maps["hist_counts"], edges, fill=True)
     axes[0].set_yscale("log")
-    axes[0].set_xlabel("log10 |J~|")
-    axes[0].set_title(f"{title} entries ({maps['n_exact_zero']} exact zeros)".strip())
-    for ax, key in zip(axes[1:], ("density", "hamming", "k_mass_mean"), strict=True):
-        values = np.asarray(steps[key], float)
+    axes[0].set_xlabel("log10 |J~| (non-zero entries)")
+    axes[0].set_ylabel("entries")
+    every = maps.get("hist_every", 1)
+    axes[0].set_title(f"{maps['n_exact_zero']} exact zeros; every {every}. step", fontsize=8)
+    panels = (
+        ("density", "local density (headline τ)"),
+        ("hamming_frac", "changed edges c_t / entries"),
+        ("k_mass_frac", "k_0.9 / inputs of the row"),
+    )
+    for ax, (key, label) in zip(axes[1:], panels, strict=True):
+        values = np.asarray(per_step[key], float)
         ax.hist(values[np.isfinite(values)], bins=30)
-        ax.set_xlabel(key)
+        ax.set_xlabel(label)
+        ax.set_ylabel("steps")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_event_averages(summaries, path, signal="hamming_frac"):
+    """Event-triggered average of a per-step signal (default: changed-edge fraction at the
+    headline τ) around each event kind, with the shuffled-event mean and 95 % band; one
+    panel per model. summaries: {label: summary with "events"}."""
+    names = [n for n, s in summaries.items() if s.get("events")]
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for i, kind in enumerate(("contact", "constraint")):
+            stats = summaries[name]["events"].get(kind, {}).get(signal)
+            if not stats:
+                continue
+            lags = np.asarray(stats["lags"])
+            color = f"C{i}"
+            eta = np.asarray(stats["eta"], float)
+            ax.plot(lags, eta, "-o", ms=3, color=color, label=f"{kind} events")
+            ax.plot(
+                lags,
+                np.asarray(stats["shuffled_mean"], float),
+                "--",
+                color=color,
+                label=f"{kind}, shuffled",
+            )
+            ax.fill_between(
+                lags,
+                np.asarray(stats["shuffled_lo"], float),
+                np.asarray(stats["shuffled_hi"], float),
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
+        ax.set_title(f"{name}\n{summaries[name].get('jacobian', '')}", fontsize=7)
+        ax.set_xlabel("lag (decisions from event)")
+    axes[0][0].set_ylabel("changed edges c_t / entries")
+    _outside_legend(axes[0][-1])
+    return _save(fig, path)
+
+
+def plot_bars(rows, columns, path, title=""):
+    """Grouped bars of the given (key, label) columns per table row (run, model)."""
+    x = np.arange(len(rows))
+    width = 0.8 / max(len(columns), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows)), 3.8))
+    for i, (key, label) in enumerate(columns):
+        values = [np.nan if r.get(key) is None else r[key] for r in rows]
+        ax.bar(x + (i - (len(columns) - 1) / 2) * width, values, width, label=label)
+    ax.set_xticks(
+        x, [f"{r['run']}\n{r['model']}" for r in rows], fontsize=7, rotation=30, ha="right"
+    )
+    ax.set_ylabel("fraction")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    _outside_legend(ax)
+    return _save(fig, path)
+
+
+def plot_truth_study(summaries, path):
+    """The ground-truth study in one figure, one row per task: (a) local and union density vs
+    tau, (b) share of decisions whose graph does not change vs tau, (c) event-triggered
+    average of the changed-edge share around contact and constraint events with the
+    shuffled-event mean and 95 % band. summaries: {task: summary with models "decision" and
+    "step" (J - I of the composed decision map and of one mj_step)}."""
+    fig, axes = plt.subplots(len(summaries), 3, figsize=(11, 2.6 * len(summaries)), squeeze=False)
+    for row, (task, summary) in enumerate(summaries.items()):
+        a, b, c = axes[row]
+        for i, (scale, s) in enumerate(summary["models"].items()):
+            sweep = sorted(s["sweep"], key=lambda r: r["tau"])
+            taus = [r["tau"] for r in sweep]
+            steps = "/".join(str(k) for k in s.get("steps_per_jacobian", []))
+            label = f"{scale} ({steps} mj_step)"
+            a.plot(
+                taus,
+                [r["density_local_mean"] for r in sweep],
+                "-o",
+                ms=3,
+                color=f"C{i}",
+                label=f"{label}: local mean",
+            )
+            a.plot(
+                taus,
+                [r["density_union"] for r in sweep],
+                "--",
+                color=f"C{i}",
+                label=f"{label}: union",
+            )
+            b.plot(
+                taus,
+                [r["frac_steps_no_change"] for r in sweep],
+                "-o",
+                ms=3,
+                color=f"C{i}",
+                label=label,
+            )
+        for ax in (a, b):
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.02)
+        a.set_ylabel(f"{task}\ndensity of J - I")
+        b.set_ylabel("decisions with c_t = 0")
+        events = summary["models"]["decision"]["events"]
+        for i, kind in enumerate(("contact", "constraint")):
+            stats = events.get(kind, {}).get("hamming_frac")
+            if not stats:
+                continue
+            lags = np.asarray(stats["lags"])
+            color = ("tab:red", "tab:purple")[i]
+            c.plot(
+                lags,
+                np.asarray(stats["eta"], float),
+                "-o",
+                ms=3,
+                color=color,
+                label=f"{kind} events (rate {events[kind]['rate']:.2f})",
+            )
+            c.plot(
+                lags,
+                np.asarray(stats["shuffled_mean"], float),
+                "--",
+                color=color,
+                label=f"{kind}, shuffled",
+            )
+            c.fill_between(
+                lags,
+                np.asarray(stats["shuffled_lo"], float),
+                np.asarray(stats["shuffled_hi"], float),
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
+        c.set_ylabel("changed edges c_t / entries")
+        if row == 0:
+            cfg = summary["models"]["decision"]["config"]
+            rule = "row-relative" if cfg["rule"] == "row" else "absolute"
+            a.set_title(f"(a) density vs τ ({rule} rule)", fontsize=9)
+            b.set_title("(b) no-change fraction vs τ", fontsize=9)
+            c.set_title(
+                f"(c) c_t around events (decision map, τ = {cfg['headline_tau']:g})", fontsize=9
+            )
+            _outside_legend(a)
+            _outside_legend(b)
+        _outside_legend(c)
+    axes[-1][0].set_xlabel("threshold τ")
+    axes[-1][1].set_xlabel("threshold τ")
+    axes[-1][2].set_xlabel("lag (decisions from event)")
+    fig.tight_layout()
+    # One legend for (a) and (b) under the figure, outside every panel.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(0.05, 0.0),
+        ncol=2,
+        fontsize=7,
+        frameon=False,
+    )
     return _save(fig, path)

@@ -1,16 +1,17 @@
 """Probe outputs: summary.json, per-step arrays, PNG figures, TensorBoard, run comparison.
 
 One probe's results are a dict ``{"meta": {...}, "models": {name: ModelResult}, "steps":
-{"episode", "t", "reward", "contacts"?: [N]}}`` where every model (``soft``, ``realised``,
+{"episode", "t", "reward", and for DMC "contacts", "contact_event", "constraint_event",
+"any_event", "constraint_active": [N]}}`` where every model (``soft``, ``realised``,
 ``expected``, ``ground_truth``) was evaluated on the same N transitions. Files written to
 the output directory (``RUN_DIR/probe`` by default):
 
     summary.json             meta + per model: every metric of ``metrics.summary`` (sweep =
-                             per tau), per-block union density / edge frequency / mean |J~|,
-                             event correlations
-    steps.npz                "<model>/<per-step key>" [N] (density_tau [N, n_tau]) + index keys
+                             per tau), the Jacobian convention, per-block union density /
+                             edge frequency / mean |J~|, event statistics (``vsg.probe.events``)
+    steps.npz                "<model>/<per-step key>" [N] ("*_tau" [N, n_tau]) + the step keys
     maps.npz                 "<model>/mean_abs", "<model>/edge_freq" [n_out, n_in], "<model>/rows"
-    figures/*.png            episode curves, heatmaps, histograms, density vs tau
+    figures/*.png            episode curves, heatmaps, histograms, density vs tau, events
     events.out.tfevents.*    scalars "probe/<model>/<key>" and the figures as images
 """
 
@@ -22,33 +23,37 @@ import pathlib
 import numpy as np
 
 from vsg.probe import plots
+from vsg.probe.events import EVENT_KINDS, event_stats
+from vsg.probe.stats import jsonable, nanmean
 
 MAX_EPISODE_FIGURES = 3
-# Columns of the comparison table: (summary key, header).
-COMPARE_COLUMNS = (
-    ("density_local_mean", "local"),
-    ("density_local_std", "local sd"),
-    ("density_union", "union"),
-    ("density_union_freq", "union q"),
-    ("gap", "gap"),
-    ("hamming_median", "c_t med"),
-    ("hamming_q95", "c_t q95"),
-    ("frac_steps_no_change", "no change"),
-    ("k_mass_mean", "k_0.9"),
-    ("identity_row_frac_mean", "e_i rows"),
-    ("open_gate_frac_mean", "open gates"),
-)
+# Per-step signals whose alignment with events is reported.
+EVENT_SIGNALS = ("hamming_frac", "density", "rel_change_edges")
 
 
 @dataclasses.dataclass
 class ModelResult:
     """One model's probe: the filled accumulator, its column blocks {name: (start, stop)},
-    the output rows probed (None: all) and extra per-step arrays [N]."""
+    the output rows probed (None: all), extra per-step arrays [N], dimension names (rows,
+    columns) if known, the Jacobian it differentiates (e.g. "prior h_t") and what its gate
+    array holds ("binary", "probability", "soft" or None); meta is copied into its summary."""
 
     acc: object
     blocks: dict
     rows: np.ndarray | None = None
     extra: dict = dataclasses.field(default_factory=dict)
+    names: tuple | None = None
+    jacobian: str = ""
+    gate_kind: str | None = None
+    meta: dict = dataclasses.field(default_factory=dict)
+
+
+def convention(cfg, jacobian=""):
+    """One-line description of what was thresholded, for tables and figure titles."""
+    diag = {"keep": "J (diagonal kept)", "exclude": "J (diagonal excluded)", "subtract": "J - I"}
+    rule = "row-relative" if cfg.rule == "row" else "absolute"
+    what = f"{jacobian}: " if jacobian else ""
+    return f"{what}{diag[cfg.diag]}, {rule} τ = {cfg.headline_tau:g}"
 
 
 def _block_stats(acc, blocks):
@@ -61,49 +66,64 @@ def _block_stats(acc, blocks):
         if stop <= start:
             continue
         considered = acc.considered[live, start:stop]
+        total = considered.sum()
         out[name] = {
-            "density_union": _ratio(union[live, start:stop].sum(), considered.sum()),
-            "edge_freq_mean": _nanmean(maps["edge_freq"][live, start:stop]),
-            "mean_abs": _nanmean(maps["mean_abs"][:, start:stop]),
+            "density_union": float(union[live, start:stop].sum() / total) if total else None,
+            "edge_freq_mean": nanmean(maps["edge_freq"][live, start:stop]),
+            "mean_abs": nanmean(maps["mean_abs"][:, start:stop]),
         }
     return out
 
 
-def _ratio(num, den):
-    return float(num) / float(den) if den else None
-
-
-def _nanmean(x):
-    x = np.asarray(x, float)
-    finite = x[np.isfinite(x)]
-    return float(finite.mean()) if finite.size else None
-
-
-def _corr(x, y):
-    """Pearson correlation of the finite pairs (point-biserial for a binary y); None if
-    either side is constant."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or x[ok].std() == 0 or y[ok].std() == 0:
-        return None
-    return float(np.corrcoef(x[ok], y[ok])[0, 1])
+def event_summary(per_step, steps, tau_grid, n_shuffles=200):
+    """Per event kind present in ``steps``: event rate, the full statistics of each
+    EVENT_SIGNALS signal, and per tau the lag-0 summary of the change c_t."""
+    out = {}
+    episode = np.asarray(steps["episode"])
+    for kind in EVENT_KINDS:
+        events = steps.get(f"{kind}_event")
+        if events is None:
+            continue
+        events = np.asarray(events, bool)
+        entry = {"rate": float(events.mean()), "n_events": int(events.sum())}
+        for signal in EVENT_SIGNALS:
+            entry[signal] = event_stats(per_step[signal], events, episode, n_shuffles=n_shuffles)
+        per_tau = []
+        for k, tau in enumerate(tau_grid):
+            s = event_stats(per_step["hamming_frac_tau"][:, k], events, episode, n_shuffles=100)
+            lag0 = len(s["lags"]) // 2
+            per_tau.append(
+                {
+                    "tau": tau,
+                    "eta0": s["eta"][lag0],
+                    "shuffled0": s["shuffled_mean"][lag0],
+                    "eta0_over_shuffled": s["eta0_over_shuffled"],
+                    "event_over_other": s["event_over_other"],
+                    "top1_share": s["top1_share"],
+                    "top5_share": s["top5_share"],
+                    "chance_share": s["chance_share"],
+                    "corr": s["corr"],
+                }
+            )
+        entry["hamming_frac_per_tau"] = per_tau
+        out[kind] = entry
+    if "constraint_active" in steps:
+        out["constraint_active_frac"] = float(np.mean(steps["constraint_active"]))
+    return jsonable(out)
 
 
 def model_summary(result, steps):
-    """JSON summary of one ModelResult: metrics, blocks, events and extra-array means."""
+    """JSON summary of one ModelResult: metrics, convention, blocks, events, extras."""
     summary = result.acc.summary()
+    summary["jacobian"] = convention(result.acc.cfg, result.jacobian)
+    summary["gate_kind"] = result.gate_kind
     summary["blocks"] = _block_stats(result.acc, result.blocks)
-    per_step = result.acc.per_step()
-    events = {"hamming_vs_abs_reward": _corr(per_step["hamming"], np.abs(steps["reward"]))}
-    if "contacts" in steps:
-        contact = np.asarray(steps["contacts"]) > 0
-        events["hamming_vs_contact"] = _corr(per_step["hamming"], contact)
-        events["density_vs_contact"] = _corr(per_step["density"], contact)
-    summary["events"] = events
+    summary["events"] = event_summary(result.acc.per_step(), steps, result.acc.cfg.tau_grid)
     summary["rows_probed"] = None if result.rows is None else len(result.rows)
+    summary.update(result.meta)
     for key, values in result.extra.items():
-        summary[f"{key}_mean"] = _nanmean(values)
-    return summary
+        summary[f"{key}_mean"] = nanmean(values)
+    return jsonable(summary)
 
 
 def build_summary(results):
@@ -111,7 +131,7 @@ def build_summary(results):
     models = {
         name: model_summary(result, results["steps"]) for name, result in results["models"].items()
     }
-    return {"meta": results["meta"], "models": models}
+    return {"meta": jsonable(results["meta"]), "models": models}
 
 
 def write_arrays(out_dir, results):
@@ -136,51 +156,56 @@ def write_figures(fig_dir, results, summary):
     fig_dir.mkdir(parents=True, exist_ok=True)
     steps = results["steps"]
     episode = np.asarray(steps["episode"])
-    contacts = steps.get("contacts")
     paths = {}
     for name, result in results["models"].items():
+        note = summary["models"][name]["jacobian"]
         per_step = result.acc.per_step()
         for k in np.unique(episode)[:MAX_EPISODE_FIGURES]:
             sel = episode == k
-            ep_steps = {key: value[sel] for key, value in per_step.items()}
-            ep_contacts = None if contacts is None else np.asarray(contacts)[sel]
             paths[f"{name}/episode{k}"] = plots.plot_episode(
-                ep_steps,
+                {key: value[sel] for key, value in per_step.items()},
+                {key: np.asarray(value)[sel] for key, value in steps.items()},
                 fig_dir / f"episode{k}_{name}.png",
-                reward=np.asarray(steps["reward"])[sel],
-                contacts=ep_contacts,
-                title=f"{name}, episode {k}",
+                title=f"{name}, episode {k}\n{note}",
+                gate_kind=result.gate_kind,
+                tau_grid=result.acc.cfg.tau_grid,
             )
-        blocks = [(b, s, e) for b, (s, e) in result.blocks.items() if e > s]
-        maps = result.acc.maps()
         paths[f"{name}/heatmaps"] = plots.plot_heatmaps(
-            maps, fig_dir / f"heatmaps_{name}.png", blocks, title=name
+            result.acc.maps(),
+            fig_dir / f"heatmaps_{name}.png",
+            blocks=result.blocks,
+            names=result.names,
+            rows=result.rows,
+            title=f"{name}\n{note}",
         )
         paths[f"{name}/histograms"] = plots.plot_histograms(
-            maps, per_step, fig_dir / f"histograms_{name}.png", title=name
+            result.acc.maps(), per_step, fig_dir / f"histograms_{name}.png", title=f"{name}: {note}"
         )
     paths["density_vs_tau"] = plots.plot_density_vs_tau(
-        summary["models"], fig_dir / "density_vs_tau.png", title="density vs τ"
+        summary["models"], fig_dir / "density_vs_tau.png"
     )
+    if any(summary["models"][name]["events"] for name in summary["models"]):
+        paths["events"] = plots.plot_event_averages(summary["models"], fig_dir / "events.png")
     return paths
 
 
 def _scalars(summary):
-    """Flat {tag: float} of a summary: top-level numbers, per-tau sweep, blocks, events."""
+    """Flat {tag: float} of a summary's numbers (lists such as the sweep are expanded per
+    tau; other lists are skipped)."""
     out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}/{key}", inner)
+        elif isinstance(value, list) and value and isinstance(value[0], dict) and "tau" in value[0]:
+            for row in value:
+                walk(f"{prefix}/tau_{row['tau']:g}", {k: v for k, v in row.items() if k != "tau"})
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[prefix] = value
+
     for name, s in summary["models"].items():
-        for key, value in s.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                out[f"probe/{name}/{key}"] = value
-        for row in s["sweep"]:
-            for key, value in row.items():
-                if key != "tau":
-                    out[f"probe/{name}/tau_{row['tau']:g}/{key}"] = value
-        for block, stats in s["blocks"].items():
-            for key, value in stats.items():
-                out[f"probe/{name}/block_{block}/{key}"] = value
-        for key, value in s["events"].items():
-            out[f"probe/{name}/events/{key}"] = value
+        walk(f"probe/{name}", {k: v for k, v in s.items() if k != "config"})
     return {k: float(v) for k, v in out.items() if v is not None and math.isfinite(v)}
 
 
@@ -209,58 +234,3 @@ def write_probe(out_dir, results, step, tensorboard=True):
     if tensorboard:
         write_tensorboard(out_dir, summary, figures, step)
     return summary
-
-
-def format_table(rows):
-    """Markdown table of comparison rows (dicts with 'run', 'model' and COMPARE_COLUMNS)."""
-    header = ["run", "model"] + [title for _, title in COMPARE_COLUMNS]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        cells = [row["run"], row["model"]]
-        for key, _ in COMPARE_COLUMNS:
-            value = row.get(key)
-            cells.append("-" if value is None else f"{value:.3g}")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def compare(summaries, out_dir):
-    """One table and one set of figures for several probes.
-
-    summaries: {run label: summary.json dict}. Writes compare.json, compare.md and
-    figures (density vs tau, bar chart) to out_dir; returns the markdown table.
-    """
-    out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows, curves = [], {}
-    for label, summary in summaries.items():
-        for model, s in summary["models"].items():
-            rows.append({"run": label, "model": model, **{k: s.get(k) for k, _ in COMPARE_COLUMNS}})
-            curves[f"{label} {model}"] = s
-    table = format_table(rows)
-    (out_dir / "compare.json").write_text(json.dumps({"rows": rows}, indent=1) + "\n")
-    (out_dir / "compare.md").write_text(table + "\n")
-    plots.plot_density_vs_tau(curves, out_dir / "density_vs_tau.png", title="density vs τ")
-    plot_bars(rows, out_dir / "densities.png")
-    return table
-
-
-def plot_bars(rows, path):
-    """Grouped bars of local mean, union and frequency-thresholded union density per
-    (run, model) at the headline tau."""
-    plt = plots.plt
-    keys = [("density_local_mean", "local mean"), ("density_union", "union")]
-    keys.append(("density_union_freq", "union (freq)"))
-    x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows)), 4))
-    for i, (key, label) in enumerate(keys):
-        values = [np.nan if r.get(key) is None else r[key] for r in rows]
-        ax.bar(x + (i - 1) * 0.27, values, 0.27, label=label)
-    ax.set_xticks(x, [f"{r['run']}\n{r['model']}" for r in rows], fontsize=7, rotation=30)
-    ax.set_ylabel("density at headline τ")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
