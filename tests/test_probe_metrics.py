@@ -1,5 +1,7 @@
-"""Sparsity-probe metrics and TF Jacobians on systems with a known Jacobian (reference notes,
-section 4: T1-T5), plus the figures and the timing helper."""
+"""Sparsity-probe metrics and TF Jacobians on systems with a known Jacobian (a sparse linear
+system, a switching system, a masked MLP with saturation, a fixed-gate VSG-style update, an
+analytic pendulum, a smooth drift), event statistics on known spikes, the figures and the
+timing helper."""
 
 import json
 import math
@@ -234,17 +236,29 @@ def test_row_subsampling_and_forward_mode_agree_with_full():
 
 
 def test_plots_write_pngs(tmp_path):
+    from vsg.probe.report import event_summary
+
     J, _, _ = _switching_jacobians()
     gates = np.ones((40, 6))
     acc = metrics.analyze(J, gates=gates)
-    steps, maps = acc.per_step(), acc.maps()
-    contacts = np.zeros(40)
-    contacts[20:] = 1
+    per_step, maps = acc.per_step(), acc.maps()
+    flags = np.zeros(40, bool)
+    flags[[10, 20, 30]] = True
+    steps = {
+        "episode": np.zeros(40, int),
+        "reward": np.linspace(0, 1, 40),
+        "contact_event": flags,
+        "constraint_event": ~flags,
+        "any_event": np.ones(40, bool),
+    }
+    summary = {**acc.summary(), "events": event_summary(per_step, steps, acc.cfg.tau_grid, 20)}
     paths = [
-        plots.plot_episode(steps, tmp_path / "ep.png", reward=contacts, contacts=contacts),
-        plots.plot_heatmaps(maps, tmp_path / "maps.png", col_blocks=[("h", 0, 4), ("a", 4, 6)]),
-        plots.plot_density_vs_tau({"a": acc.summary(), "b": acc.summary()}, tmp_path / "t.png"),
-        plots.plot_histograms(maps, steps, tmp_path / "hist.png"),
+        plots.plot_episode(per_step, steps, tmp_path / "ep.png", "t", "binary", acc.cfg.tau_grid),
+        plots.plot_heatmaps(maps, tmp_path / "maps.png", blocks={"h": (0, 4), "a": (4, 6)}),
+        plots.plot_heatmaps(maps, tmp_path / "named.png", names=([*"abcdef"], [*"abcdef"])),
+        plots.plot_density_vs_tau({"a": summary, "b": summary}, tmp_path / "t.png"),
+        plots.plot_histograms(maps, per_step, tmp_path / "hist.png"),
+        plots.plot_event_averages({"a": summary}, tmp_path / "events.png"),
     ]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,6 +16,7 @@ import tensorflow as tf
 # isort: on
 from vsg.probe import cheap_probe
 from vsg.probe import model as probe_model
+from vsg.probe import runs as probe_runs
 from vsg.probe.__main__ import main as probe_main
 from vsg.probe.metrics import DEFAULT_TAU_GRID
 from vsg.replay import Replay
@@ -63,9 +64,9 @@ def loaded(runs):
     """{family: (ModelProbe, Transitions of the stored eval episode)}."""
     out = {}
     for fam, run in runs.items():
-        config = probe_model.load_config(run)
+        config = probe_runs.load_config(run)
         episodes = probe_model.read_episodes(run / "eval_eps", 1)
-        agent, _ = probe_model.load_agent(run, config, episodes[0]["action"].shape[-1])
+        agent, _ = probe_runs.load_agent(run, config, episodes[0]["action"].shape[-1])
         probe = probe_model.ModelProbe(agent)
         out[fam] = (probe, probe.transitions(episodes[0]))
     return out

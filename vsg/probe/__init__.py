@@ -2,15 +2,21 @@
 
 Modules (imported on demand so that NumPy-only users do not load TensorFlow or MuJoCo):
 
-- ``metrics``: densities, union graphs, temporal change, effective parents (NumPy).
+- ``metrics``: densities, union graphs, temporal change per tau, effective parents (NumPy);
+  ``edges`` holds its per-step hot loop, ``stats`` small shared statistics.
+- ``events``: event-triggered averages, shuffled baselines, top-change shares (NumPy).
 - ``jacobian``: batched Jacobians of TensorFlow step functions, timing helper.
-- ``ground_truth``: MuJoCo finite-difference transition Jacobians.
-- ``plots``: PNG figures of the metrics.
-- ``model``: load a run, collect/read episodes, posterior filtering, model Jacobians.
-- ``report``: summary.json, per-step arrays, figures, TensorBoard, run comparison.
+- ``ground_truth``: MuJoCo finite-difference Jacobians over one mj_step or one decision,
+  with the full state (warm start included), and constraint events.
+- ``truth``: the ground truth along recorded episodes; random-action episodes and study.
+- ``runs``: everything the probe reads of a run directory (config, checkpoint).
+- ``model``: collect/read episodes, posterior filtering, model Jacobians.
+- ``report``: summary.json, per-step arrays, figures, TensorBoard; ``compare``: the table.
+- ``plots``: PNG figures.
 - ``cheap``: ``cheap_probe(agent, batch)`` for training-time logging, and ``bench``.
 
-Command line: ``python -m vsg.probe RUN_DIR`` (see ``vsg/probe/__main__.py``).
+Command line: ``python -m vsg.probe RUN_DIR | compare | truth | bench`` (see
+``vsg/probe/__main__.py``).
 """
 
 __all__ = ["cheap_probe"]

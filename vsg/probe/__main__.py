@@ -136,17 +136,17 @@ def family(config):
 
 def get_episodes(args, run, config):
     """(agent, checkpoint step, episodes, env or None): the env stays open for the truth."""
-    from vsg.probe import model
+    from vsg.probe import model, runs
 
     if args.from_dir:
         episodes = model.read_episodes(args.from_dir, args.episodes)
-        agent, step = model.load_agent(run, config, episodes[0]["action"].shape[-1])
+        agent, step = runs.load_agent(run, config, episodes[0]["action"].shape[-1])
         return agent, step, episodes, None
     import envs
 
     env = envs.make(config.task, config.seed + COLLECT_SEED_OFFSET + args.seed, config)
     try:
-        agent, step = model.load_agent(run, config, env.action_size)
+        agent, step = runs.load_agent(run, config, env.action_size)
         return agent, step, model.collect_episodes(agent, env, args.episodes, args.max_steps), env
     except BaseException:
         env.close()
@@ -154,8 +154,11 @@ def get_episodes(args, run, config):
 
 
 def _meta(run, config, probe, episodes, step, args):
+    from vsg.rundir import read_done
+
     return {
         "run_dir": str(run),
+        "run_completed": read_done(run),  # {"step", "steps"} once the run reached its budget
         "label": f"{family(config)}:{config.task}:{config.id}:seed{config.seed}",
         "family": family(config),
         "task": config.task,
@@ -186,14 +189,16 @@ def run_probe(args):
     if args.episodes < 1:
         fail("--episodes must be at least 1")
     cfg = metrics_config(args, args.diag)
-    from vsg.probe import model, report
+    from vsg.probe import runs
 
     try:
-        run = model.check_run(args.run_dir)
-        config = model.load_config(run)
+        run = runs.check_run(args.run_dir)
+        config = runs.load_config(run)
+        from vsg.probe import model, report
+
         start = time.perf_counter()
         agent, step, episodes, env = get_episodes(args, run, config)
-    except model.ProbeError as error:
+    except runs.ProbeError as error:
         fail(str(error))
     try:
         probe = model.ModelProbe(agent)

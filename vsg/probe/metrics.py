@@ -44,6 +44,7 @@ import math
 
 import numpy as np
 
+from vsg.probe.edges import EdgeTracker
 from vsg.probe.stats import frac_zero, jsonable, nanmean, stats
 
 DEFAULT_TAU_GRID = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 5e-2, 1e-1, 0.2)
@@ -144,14 +145,7 @@ class SparsityAccumulator:
             self.considered[r, self.diag_cols[r]] = False
         self.n_considered = int(self.considered.sum())
         self.row_considered = self.considered.sum(axis=1)
-        n_tau = len(cfg.tau_grid)
-        # Per-tau edge counts: cheap uint8 counters, flushed into int32 every 255 steps.
-        self._edge_count = np.zeros((n_tau, n_out, n_in), np.int32)
-        self._edge_count8 = np.zeros((n_tau, n_out * n_in), np.uint8)
-        self._since_flush = 0
-        # Edge masks [n_tau, n_out * n_in] of the current and the previous step (swapped).
-        self._masks = tuple(np.zeros((n_tau, n_out * n_in), bool) for _ in range(2))
-        self._has_prev = False  # False at the first step of an episode
+        self._edges = EdgeTracker(n_out, n_in, len(cfg.tau_grid), cfg.headline_index)
         self.valid_count = np.zeros(n_out, np.int64)
         self.sum_abs = np.zeros((n_out, n_in))
         self.hist = np.zeros(len(HIST_LOG10_EDGES) - 1, np.int64)
@@ -159,14 +153,17 @@ class SparsityAccumulator:
         self.n_exact_zero = 0
         self.steps = 0
         self._rng = np.random.default_rng(cfg.k_mass_seed)
-        self._prev = None  # (J~ [n_out * n_in], its sum of squares) of the last step seen
         self._rows = []  # per-chunk dicts of per-step arrays
 
     def start_episode(self):
         """The next chunk starts a new episode: its first step has no temporal change (NaN);
         unions, maps and histograms keep accumulating over episodes."""
-        self._prev = None
-        self._has_prev = False
+        self._edges.start_episode()
+
+    @property
+    def edge_count(self):
+        """[n_tau, n_out, n_in] int: steps at which each entry was an edge, per tau."""
+        return self._edges.edge_count
 
     def _identity_rows(self, J):
         """[t, n_out] bool: row equals e_i within identity_atol (raw J, before any subtraction)."""
@@ -204,48 +201,12 @@ class SparsityAccumulator:
             self._scale_cast = self.scale.astype(dtype)
         return self._scale_cast
 
-    def _edges(self, A, ref, valid):
-        """Per step and tau: edge counts [t, n_tau], changes vs the previous step [t, n_tau]
-        (NaN at the episode's first step) and the headline edge mask of the step and the one
-        before [t, n_out * n_in] (for ``rel_change_edges``). Row thresholds fold in zero_atol
-        and zero rows. Works step by step on preallocated masks: whole-chunk reductions over
-        large boolean arrays were ~5x slower."""
+    def _thresholds(self, ref, valid, dtype):
+        """[n_tau, t, n_out]: |J~| must exceed these to be an edge (tau times the row
+        reference, at least zero_atol; inf for zero rows)."""
         taus = np.asarray(self.cfg.tau_grid)
         thr = np.maximum(taus[:, None, None] * ref[None], self.cfg.zero_atol)
-        thr = np.where(valid[None], thr, np.inf).astype(A.dtype)  # [n_tau, t, n_out]
-        t, h = len(A), self.cfg.headline_index
-        counts = np.zeros((t, len(taus)), np.int64)
-        changes = np.full((t, len(taus)), np.nan)
-        either = np.zeros((t, self.n_out * self.n_in), bool)
-        flip = np.empty(self.n_out * self.n_in, bool)
-        for s in range(t):
-            cur, prev = self._masks
-            for k in range(len(taus)):
-                np.greater(A[s], thr[k, s][:, None], out=cur[k].reshape(A.shape[1:]))
-                counts[s, k] = np.count_nonzero(cur[k])
-                np.add(self._edge_count8[k], cur[k].view(np.uint8), out=self._edge_count8[k])
-                if self._has_prev:
-                    np.not_equal(cur[k], prev[k], out=flip)
-                    changes[s, k] = np.count_nonzero(flip)
-            if self._has_prev:
-                np.logical_or(cur[h], prev[h], out=either[s])
-            self._masks = (prev, cur)
-            self._has_prev = True
-            self._since_flush += 1
-            if self._since_flush == 255:  # the uint8 counters are full
-                self._flush_edge_counts()
-        return counts, changes, either
-
-    def _flush_edge_counts(self):
-        self._edge_count += self._edge_count8.reshape(self._edge_count.shape)
-        self._edge_count8[...] = 0
-        self._since_flush = 0
-
-    @property
-    def edge_count(self):
-        """[n_tau, n_out, n_in] int: steps at which each entry was an edge, per tau."""
-        self._flush_edge_counts()
-        return self._edge_count
+        return np.where(valid[None], thr, np.inf).astype(dtype)
 
     def update(self, J, gates=None):
         """Add the next chunk of steps. J [t, n_out, n_in]; gates [t, n_out] (binary or soft)."""
@@ -256,7 +217,9 @@ class SparsityAccumulator:
             raise ValueError(f"expected [t, {self.n_out}, {self.n_in}], got {J.shape}")
         identity = self._identity_rows(J)
         A, Jt, ref, valid = self._standardise(J)
-        counts, changes, either = self._edges(A, ref, valid)
+        counts, changes, rel, rel_edges = self._edges.update(
+            A, Jt, self._thresholds(ref, valid, A.dtype)
+        )
         self.valid_count += valid.sum(axis=0)
         self.sum_abs += A.sum(axis=0)
         self._update_hist(A, valid)
@@ -278,7 +241,8 @@ class SparsityAccumulator:
             hamming_frac=changes[:, h] / n,
             hamming_tau=changes,
             hamming_frac_tau=changes / n,
-            **self._magnitude_change(Jt, either),
+            rel_change=rel,
+            rel_change_edges=rel_edges,
         )
         if gates is not None:
             row["open_gate_frac"] = np.asarray(gates, np.float64).reshape(len(J), -1).mean(axis=1)
@@ -298,24 +262,6 @@ class SparsityAccumulator:
             mean_k = np.where(ok, k, 0.0).sum(1) / ok.sum(1)
             frac = np.where(ok, k / self.row_considered[rows], 0.0).sum(1) / ok.sum(1)
         return mean_k, frac
-
-    def _magnitude_change(self, Jt, either):
-        """rel_change and rel_change_edges [t] (module docstring): NaN at the episode's first
-        step. either [t, n_out * n_in]: headline edge at the step or the one before."""
-        t = len(Jt)
-        rel, rel_edges = np.full(t, np.nan), np.full(t, np.nan)
-        flat = Jt.reshape(t, -1)
-        sumsq = np.einsum("ij,ij->i", flat, flat)
-        for s in range(t):
-            if self._prev is not None:
-                prev, prev_sumsq = self._prev
-                d = flat[s] - prev
-                d_edges, prev_edges = d * either[s], prev * either[s]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rel[s] = np.sqrt(np.dot(d, d) / prev_sumsq)
-                    rel_edges[s] = np.sqrt(np.dot(d_edges, d) / np.dot(prev_edges, prev))
-            self._prev = (flat[s], sumsq[s])
-        return {"rel_change": rel, "rel_change_edges": rel_edges}
 
     def _update_hist(self, A, valid):
         """|J~| histogram over the considered entries of valid rows, every hist_every-th

@@ -1,5 +1,6 @@
 """Model side of the probe: load a run, get episodes, filter them with the posterior and
-differentiate the prior transition at every recorded step (reference notes, 3.1-3.2).
+differentiate the prior transition (the cell of Jain et al. 2022 for VSG/SVSG) at every
+recorded step, with the recorded stochastic inputs held constant.
 
 Which Jacobian (rows = outputs, columns = inputs; A = action size):
 
@@ -7,73 +8,32 @@ Which Jacobian (rows = outputs, columns = inputs; A = action size):
 - SVSG: output E[s_t] [F] (prior mean, or class probabilities, mixed by the gate); inputs
   [s_{t-1} (F) | a_{t-1} (A)].
 
-Variants (never through a straight-through sample): ``soft`` for the soft GRU (its gate is its
+Variants (never through a straight-through sample, whose gradient sample + p - sg(p) would add
+the surrogate term diag(c - h) dp to a binary gate): ``soft`` for the soft GRU (its gate is its
 probability); for VSG/SVSG ``realised`` (the recorded binary gate enters as a constant, so a
 closed row is exactly e_i on the state block and 0 elsewhere) and ``expected`` (the gate
 replaced by its probability and differentiated: diag(p) dc + diag(1 - p) + diag(c - h) dp).
-The agent is rebuilt in float32 whatever the training precision: variables are stored in
-float32, only the compute dtype differs, so the checkpoint restores unchanged.
+Runs are read by ``vsg.probe.runs``.
 """
 
 import concurrent.futures
 import dataclasses
-import pathlib
 import time
 
 import numpy as np
 import tensorflow as tf
-from ruamel.yaml import YAML
 
-from vsg.agent import Agent, as_batch
-from vsg.checkpoint import Checkpointer
-from vsg.config import Config
+from vsg.agent import as_batch
 from vsg.probe import ground_truth, metrics
 from vsg.probe.jacobian import multi_input_jacobian
+from vsg.probe.runs import ProbeError
 from vsg.replay import load_episodes
 from vsg.world_model import preprocess_image
 
 # Jacobian entries per TF call (batched over steps; bounds memory) and per metrics update
-# (the metrics work in float64 with one boolean mask per tau: small slices stay in cache).
+# (small slices keep the metrics' temporaries in cache).
 JACOBIAN_CHUNK_ENTRIES = 2**22
 METRICS_CHUNK_ENTRIES = 2**19
-
-
-class ProbeError(Exception):
-    """Bad input (no checkpoint, no episodes, ...): the CLI prints it on one line, exit 2."""
-
-
-def check_run(path):
-    """The run directory as a Path; ProbeError unless it holds config.yaml and a checkpoint.
-    This function, ``load_config`` and ``load_agent`` are all the probe reads of a run."""
-    run = pathlib.Path(path)
-    if not run.is_dir():
-        raise ProbeError(f"run directory not found: {run}")
-    if not (run / "config.yaml").is_file():
-        raise ProbeError(f"no config.yaml in {run}")
-    if not any((run / name).is_dir() for name in ("checkpoint", "checkpoint.old")):
-        raise ProbeError(f"no checkpoint in {run}")
-    return run
-
-
-def load_config(run_dir):
-    """The resolved config a run saved as ``config.yaml``."""
-    yaml = YAML(typ="safe", pure=True)
-    return Config(yaml.load((pathlib.Path(run_dir) / "config.yaml").read_text()))
-
-
-def load_agent(run_dir, config, action_size):
-    """(float32 agent restored from the run's checkpoint, checkpoint step in env frames)."""
-    agent = Agent(Config({**config, "precision": "32"}), action_size)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpointer = Checkpointer(pathlib.Path(run_dir) / "checkpoint", agent=agent, step=step)
-    try:
-        restored = checkpointer.restore()
-    except (tf.errors.OpError, AssertionError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ProbeError(f"cannot restore the checkpoint of {run_dir}: {first}") from None
-    if not restored:
-        raise ProbeError(f"no checkpoint in {run_dir}")
-    return agent, int(step.numpy())
 
 
 def collect_episodes(agent, env, n, max_steps=0):
@@ -273,7 +233,8 @@ def probe_model(probe, trans_list, config=None, rows=None):
     rows: sorted output indices to differentiate (None: all). Returns ({variant:
     SparsityAccumulator}, extra per-step arrays [sum L] (``rel_diff_expected``: relative
     Frobenius distance of the expected to the realised Jacobian, gated models only),
-    {"jacobian": s, "metrics": s}). Jacobians and metrics run one after the other, chunk by
+    {"jacobian", "metrics": wall s, "jacobian_cpu", "metrics_cpu": process CPU s}). Jacobians
+    and metrics run one after the other, chunk by
     chunk, so each time is its own (the variants' metrics run in parallel threads: NumPy
     releases the GIL in its loops).
     """
@@ -285,7 +246,8 @@ def probe_model(probe, trans_list, config=None, rows=None):
     }
     step = chunk_steps(len(sel), probe.n_in, JACOBIAN_CHUNK_ENTRIES)
     sub = chunk_steps(len(sel), probe.n_in, METRICS_CHUNK_ENTRIES)
-    seconds = {"jacobian": 0.0, "metrics": 0.0}
+    # Wall and process CPU seconds (all threads): on a shared machine CPU time is the steadier.
+    seconds = {"jacobian": 0.0, "metrics": 0.0, "jacobian_cpu": 0.0, "metrics_cpu": 0.0}
     diffs = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(accs)) as pool:
         for trans in trans_list:
@@ -293,9 +255,9 @@ def probe_model(probe, trans_list, config=None, rows=None):
                 acc.start_episode()
             for start in range(0, trans.length, step):
                 steps = slice(start, min(start + step, trans.length))
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 jacs = {v: probe.jacobian(trans, v, rows, steps) for v in probe.variants}
-                t1 = time.perf_counter()
+                t1, c1 = time.perf_counter(), time.process_time()
                 gates = {v: probe.gates(trans, v)[steps][:, sel] for v in accs}
                 jobs = [pool.submit(_feed, accs[v], J, gates[v], sub) for v, J in jacs.items()]
                 if probe.gated:
@@ -304,6 +266,8 @@ def probe_model(probe, trans_list, config=None, rows=None):
                     job.result()
                 seconds["jacobian"] += t1 - t0
                 seconds["metrics"] += time.perf_counter() - t1
+                seconds["jacobian_cpu"] += c1 - c0
+                seconds["metrics_cpu"] += time.process_time() - c1
     extra = {"rel_diff_expected": np.concatenate(diffs)} if diffs else {}
     return accs, extra, seconds
 

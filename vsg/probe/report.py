@@ -190,14 +190,15 @@ def write_figures(fig_dir, results, summary):
 
 
 def _scalars(summary):
-    """Flat {tag: float} of a summary's numbers (lists such as the sweep are expanded per
-    tau; other lists are skipped)."""
+    """Flat {tag: float} of a summary's numbers: "probe/<model>/<key>[/<key>...]", the sweep
+    as "probe/<model>/tau_<tau>/<key>" (per-tau lists elsewhere likewise); other lists are
+    skipped."""
     out = {}
 
     def walk(prefix, value):
         if isinstance(value, dict):
             for key, inner in value.items():
-                walk(f"{prefix}/{key}", inner)
+                walk(prefix if key == "sweep" else f"{prefix}/{key}", inner)
         elif isinstance(value, list) and value and isinstance(value[0], dict) and "tau" in value[0]:
             for row in value:
                 walk(f"{prefix}/tau_{row['tau']:g}", {k: v for k, v in row.items() if k != "tau"})
