@@ -257,14 +257,18 @@ def probe_all(args, probe, episodes, env, cfg, seconds):
     else:
         t0 = time.perf_counter()
         result = truth.probe_truth(physics, episodes, cfg, args.truth_scale, args.fd_eps)
+        # The model's transition is a decision: its events are the decision's, which the
+        # one-step ground truth replaces by its own.
+        decision = result.steps if args.truth_scale == "decision" else None
         models["ground_truth"] = report.ModelResult(
             result.acc,
             result.blocks,
             names=result.names,
             jacobian=f"MuJoCo {args.truth_scale} map",
             meta=result.meta,
+            steps={} if decision else result.steps,
         )
-        steps.update(result.steps)
+        steps.update(decision or truth.event_steps(physics, episodes)[0])
         meta["ground_truth"] = result.meta
         seconds["ground_truth"] = time.perf_counter() - t0
     meta["seconds"] = seconds

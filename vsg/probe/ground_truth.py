@@ -236,13 +236,14 @@ def _state_diff(m, a, b):
     return np.concatenate([dq, *parts])
 
 
-def decision_events(model, states, controls=None, n_steps=1):
+def decision_events(model, states, controls=None, n_steps=1, n_watch=None):
     """Constraint events along T consecutive decisions (one episode) from their start states
     [T, STATE_SIG size], replayed without perturbation.
 
-    A decision's active sets are the unions over its substeps of the contacting geom pairs and
-    of the non-contact constraint rows that acted (``_active_sets``): the constraints its
-    Jacobian depends on. Decision t has a contact (constraint) event when its set differs
+    A decision's active sets are the unions over its first ``n_watch`` substeps (default: all)
+    of the contacting geom pairs and of the non-contact constraint rows that acted
+    (``_active_sets``): the constraints its Jacobian depends on (n_watch = 1 for the one-step
+    Jacobian). Decision t has a contact (constraint) event when its set differs
     from decision t - 1's: an onset or an offset (none at the episode's first decision).
     Returns {"contacts": [T] contacts at the first substep, "contact_event" [T] bool,
     "constraint_event" [T] bool, "constraint_active" [T] bool (a non-contact constraint
@@ -253,6 +254,7 @@ def decision_events(model, states, controls=None, n_steps=1):
     states = np.asarray(states, np.float64)
     n = len(states)
     steps = np.broadcast_to(np.asarray(n_steps, int), (n,))
+    watch = steps if n_watch is None else np.broadcast_to(np.asarray(n_watch, int), (n,))
     out = {
         "contacts": np.zeros(n, int),
         "contact_event": np.zeros(n, bool),
@@ -270,9 +272,10 @@ def decision_events(model, states, controls=None, n_steps=1):
             mujoco.mj_step(m, d)
             if k == 0:
                 out["contacts"][t] = d.ncon
-            step_contacts, step_rows = _active_sets(m, d)
-            contacts |= step_contacts
-            rows |= step_rows
+            if k < watch[t]:
+                step_contacts, step_rows = _active_sets(m, d)
+                contacts |= step_contacts
+                rows |= step_rows
         out["constraint_active"][t] = bool(rows)
         if prev is not None:
             out["contact_event"][t] = contacts != prev[0]

@@ -9,7 +9,8 @@ the output directory (``RUN_DIR/probe`` by default):
     summary.json             meta + per model: every metric of ``metrics.summary`` (sweep =
                              per tau), the Jacobian convention, per-block union density /
                              edge frequency / mean |J~|, event statistics (``vsg.probe.events``)
-    steps.npz                "<model>/<per-step key>" [N] ("*_tau" [N, n_tau]) + the step keys
+    steps.npz                "<model>/<per-step key>" [N] ("*_tau" [N, n_tau]; a model's own
+                             events too) + the shared step keys
     maps.npz                 "<model>/mean_abs", "<model>/edge_freq" [n_out, n_in], "<model>/rows"
     figures/*.png            episode curves, heatmaps, histograms, density vs tau, events
     events.out.tfevents.*    scalars "probe/<model>/<key>" and the figures as images
@@ -36,7 +37,9 @@ class ModelResult:
     """One model's probe: the filled accumulator, its column blocks {name: (start, stop)},
     the output rows probed (None: all), extra per-step arrays [N], dimension names (rows,
     columns) if known, the Jacobian it differentiates (e.g. "prior h_t") and what its gate
-    array holds ("binary", "probability", "soft" or None); meta is copied into its summary."""
+    array holds ("binary", "probability", "soft" or None); meta is copied into its summary;
+    steps holds per-step arrays [N] of its own that replace the shared ones (the ground truth
+    at the one-step scale has its own events)."""
 
     acc: object
     blocks: dict
@@ -46,6 +49,11 @@ class ModelResult:
     jacobian: str = ""
     gate_kind: str | None = None
     meta: dict = dataclasses.field(default_factory=dict)
+    steps: dict = dataclasses.field(default_factory=dict)
+
+    def steps_with(self, shared):
+        """The results' shared step arrays, with this model's own (e.g. its events) on top."""
+        return {**shared, **self.steps}
 
 
 def convention(cfg, jacobian=""):
@@ -118,6 +126,7 @@ def model_summary(result, steps):
     summary["jacobian"] = convention(result.acc.cfg, result.jacobian)
     summary["gate_kind"] = result.gate_kind
     summary["blocks"] = _block_stats(result.acc, result.blocks)
+    steps = result.steps_with(steps)
     summary["events"] = event_summary(result.acc.per_step(), steps, result.acc.cfg.tau_grid)
     summary["rows_probed"] = None if result.rows is None else len(result.rows)
     summary.update(result.meta)
@@ -139,6 +148,8 @@ def write_arrays(out_dir, results):
     steps = {key: np.asarray(value) for key, value in results["steps"].items()}
     maps = {}
     for name, result in results["models"].items():
+        for key, value in result.steps.items():
+            steps[f"{name}/{key}"] = np.asarray(value)
         for key, value in result.acc.per_step().items():
             steps[f"{name}/{key}"] = value
         for key, value in result.extra.items():
@@ -154,10 +165,10 @@ def write_arrays(out_dir, results):
 def write_figures(fig_dir, results, summary):
     """All PNG figures of one probe; returns {name: path}."""
     fig_dir.mkdir(parents=True, exist_ok=True)
-    steps = results["steps"]
-    episode = np.asarray(steps["episode"])
+    episode = np.asarray(results["steps"]["episode"])
     paths = {}
     for name, result in results["models"].items():
+        steps = result.steps_with(results["steps"])
         note = summary["models"][name]["jacobian"]
         per_step = result.acc.per_step()
         for k in np.unique(episode)[:MAX_EPISODE_FIGURES]:

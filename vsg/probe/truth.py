@@ -7,8 +7,10 @@ state t - 1 under ctrl t, for as many ``mj_step`` calls as the simulator time ad
 
 ``time_scale`` "decision" differentiates that whole decision (what a world model learns as one
 transition); "step" differentiates only its first mj_step (the simulator's own step). Events
-always come from the decisions the agent took (``ground_truth.decision_events``). Metrics use
-diag="subtract" (A - I) with std-standardised columns [dq, qvel, act, ctrl].
+(``ground_truth.decision_events``) follow the same time scale, since they mark changes of
+the constraints the Jacobian depends on: those acting at any substep of the decision, or at
+its first substep only. Metrics use diag="subtract" (A - I) with std-standardised columns
+[dq, qvel, act, ctrl].
 
 ``collect_random`` records such episodes for a dm_control task under uniform random actions,
 without rendering, for the ground-truth study of ``python -m vsg.probe truth``.
@@ -52,6 +54,25 @@ def steps_per_transition(model, episode):
     return np.rint(np.diff(t) / m.opt.timestep).astype(int)
 
 
+def event_steps(model, episodes, time_scale="decision"):
+    """Per-step constraint events [sum L] of the episodes at a time scale (module docstring):
+    ("contacts", "contact_event", "constraint_event", "any_event", "constraint_active"), plus
+    the max |difference| between the replayed and the recorded states (0 when the replay
+    reproduces the env exactly)."""
+    m = ground_truth.raw_model(model)
+    parts, replay_error = [], 0.0
+    for ep in episodes:
+        k = steps_per_transition(m, ep)
+        span = k if time_scale == "decision" else 1
+        events = ground_truth.decision_events(m, ep["sim_state"][:-1], ep["ctrl"][1:], k, span)
+        recorded = ep["sim_state"][1:]
+        replay_error = max(replay_error, _replay_error(m, events.pop("next_state"), recorded))
+        parts.append(events)
+    steps = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    steps["any_event"] = steps["contact_event"] | steps["constraint_event"]
+    return steps, replay_error
+
+
 def probe_truth(model, episodes, config=None, time_scale="decision", eps=1e-6):
     """Ground-truth Jacobians, metrics and events of the transitions of ``episodes``.
 
@@ -64,26 +85,14 @@ def probe_truth(model, episodes, config=None, time_scale="decision", eps=1e-6):
     nx, nu = 2 * m.nv + m.na, m.nu
     scale = _scales(m, episodes)
     acc = metrics.SparsityAccumulator(nx, nx + nu, cfg, scale, scale[:nx], np.arange(nx))
-    parts, counts, replay_error = [], [], 0.0
+    steps, replay_error = event_steps(m, episodes, time_scale)
+    counts = np.concatenate([steps_per_transition(m, ep) for ep in episodes])
     for ep in episodes:
-        states, controls = ep["sim_state"][:-1], ep["ctrl"][1:]
         k = steps_per_transition(m, ep)
-        events = ground_truth.decision_events(m, states, controls, k)
-        replay_error = max(
-            replay_error, _replay_error(m, events["next_state"], ep["sim_state"][1:])
-        )
-        jac = ground_truth.transition_jacobians(
-            m, states, controls, k if time_scale == "decision" else 1, eps
-        )
+        span = k if time_scale == "decision" else 1  # mj_steps the Jacobian spans
+        jac = ground_truth.transition_jacobians(m, ep["sim_state"][:-1], ep["ctrl"][1:], span, eps)
         acc.start_episode()
         acc.update(np.concatenate([jac["A"], jac["B"]], axis=2))
-        parts.append(events)
-        counts.append(k)
-    steps = {
-        key: np.concatenate([p[key] for p in parts]) for key in parts[0] if key != "next_state"
-    }
-    steps["any_event"] = steps["contact_event"] | steps["constraint_event"]
-    counts = np.concatenate(counts)
     bounds = np.cumsum([0, m.nv, m.nv, m.na, nu])
     blocks = {
         k: (int(bounds[i]), int(bounds[i + 1])) for i, k in enumerate(("dq", "qvel", "act", "ctrl"))
@@ -98,6 +107,7 @@ def probe_truth(model, episodes, config=None, time_scale="decision", eps=1e-6):
         "full state incl. warm start restored",
         "convention": "A - I (update Jacobian); rows x = [dq (tangent), qvel, act], "
         "columns [x, ctrl]",
+        "event_scale": f"constraint set changes at the {time_scale} scale",
         "replay_max_abs_error": replay_error,
     }
     return TruthResult(acc, steps, blocks, ground_truth.dim_names(m), meta)
@@ -180,7 +190,7 @@ def run_study(tasks, config, args):
         physics, episodes = collect_random(
             task, args.seed, args.episodes, args.action_repeat, args.max_steps
         )
-        models, steps, meta = {}, None, {"task": task, "policy": "uniform random"}
+        models, meta = {}, {"task": task, "policy": "uniform random"}
         for scale in TIME_SCALES:
             result = probe_truth(physics, episodes, config, scale, args.fd_eps)
             models[scale] = report.ModelResult(
@@ -189,14 +199,13 @@ def run_study(tasks, config, args):
                 names=result.names,
                 jacobian=f"MuJoCo {scale} map",
                 meta=result.meta,
+                steps=result.steps,
             )
-            steps = steps or result.steps
         lengths = [len(ep["reward"]) - 1 for ep in episodes]
         steps = {
             "episode": np.concatenate([np.full(n, k) for k, n in enumerate(lengths)]),
             "t": np.concatenate([np.arange(1, n + 1) for n in lengths]),
             "reward": np.concatenate([ep["reward"][1:] for ep in episodes]),
-            **steps,
         }
         meta.update(
             label=task,
