@@ -62,8 +62,8 @@ def _short_convention(summary):
     return text
 
 
-def table_note(summaries):
-    """The header note: the threshold settings behind the table (one line per distinct one)."""
+def settings_text(summaries):
+    """The threshold settings behind a set of model summaries (each distinct one once)."""
     settings = set()
     for summary in summaries:
         cfg = summary["config"]
@@ -73,13 +73,18 @@ def table_note(summaries):
             f"headline τ = {cfg['headline_tau']:g} ({rule} rule), τmin = {taus[0]:g}, "
             f"union q = {cfg['union_min_freq']:g}"
         )
+    return "; ".join(sorted(settings))
+
+
+def table_note(summaries):
+    """The header note: what the columns mean and the threshold settings behind them."""
     return (
         "All figures are fractions: densities of considered entries, c_t = changed entries / "
         "entries, k_0.9 = inputs holding 90 % of a row's L1 mass / inputs; gates: binary "
         "open fraction (realised) or mean probability (expected VSG/SVSG, soft GRU gate of "
         "DreamerV2); events: c_t at 'any' events / shuffled events (lag 0), share of the top "
         "5 % c_t steps within ±1 decision of an event, and that share by chance. "
-        + "; ".join(sorted(settings))
+        + settings_text(summaries)
         + "."
     )
 
@@ -111,7 +116,8 @@ def compare(summaries, out_dir):
         for model, s in summary["models"].items():
             rows.append(table_row(label, model, s))
             curves[f"{label} {model}"] = s
-    note = table_note([s for summary in summaries.values() for s in summary["models"].values()])
+    models = [s for summary in summaries.values() for s in summary["models"].values()]
+    note = table_note(models)
     table = format_table(rows, note)
     (out_dir / "compare.json").write_text(
         json.dumps(jsonable({"note": note, "rows": rows}), indent=1) + "\n"
@@ -123,5 +129,6 @@ def compare(summaries, out_dir):
         ("density_union", "union"),
         ("density_union_freq", "union (freq ≥ q)"),
     ]
-    plots.plot_bars(rows, columns, out_dir / "densities.png", title="Densities at the headline τ")
+    title = f"Densities ({settings_text(models)}); Jacobian per bar group"
+    plots.plot_bars(rows, columns, out_dir / "densities.png", title=title)
     return table

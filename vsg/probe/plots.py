@@ -238,9 +238,8 @@ def plot_bars(rows, columns, path, title=""):
     for i, (key, label) in enumerate(columns):
         values = [np.nan if r.get(key) is None else r[key] for r in rows]
         ax.bar(x + (i - (len(columns) - 1) / 2) * width, values, width, label=label)
-    ax.set_xticks(
-        x, [f"{r['run']}\n{r['model']}" for r in rows], fontsize=7, rotation=30, ha="right"
-    )
+    labels = [f"{r['run']}\n{r['model']}: {r.get('jacobian', '')}" for r in rows]
+    ax.set_xticks(x, labels, fontsize=7, rotation=30, ha="right")
     ax.set_ylabel("fraction")
     ax.set_ylim(0, 1.02)
     ax.set_title(title, fontsize=9)
@@ -260,8 +259,7 @@ def plot_truth_study(summaries, path):
         for i, (scale, s) in enumerate(summary["models"].items()):
             sweep = sorted(s["sweep"], key=lambda r: r["tau"])
             taus = [r["tau"] for r in sweep]
-            steps = "/".join(str(k) for k in s.get("steps_per_jacobian", []))
-            label = f"{scale} ({steps} mj_step)"
+            label = {"decision": "decision map", "step": "one mj_step"}.get(scale, scale)
             a.plot(
                 taus,
                 [r["density_local_mean"] for r in sweep],
@@ -288,7 +286,9 @@ def plot_truth_study(summaries, path):
         for ax in (a, b):
             ax.set_xscale("log")
             ax.set_ylim(0, 1.02)
-        a.set_ylabel(f"{task}\ndensity of J - I")
+        steps = summary["models"]["decision"].get("steps_per_jacobian", [])
+        decision = "/".join(str(k) for k in steps)
+        a.set_ylabel(f"{task}\n(decision: {decision} mj_steps)\ndensity of J - I")
         b.set_ylabel("decisions with c_t = 0")
         events = summary["models"]["decision"]["events"]
         for i, kind in enumerate(("contact", "constraint")):
@@ -329,8 +329,6 @@ def plot_truth_study(summaries, path):
             c.set_title(
                 f"(c) c_t around events (decision map, τ = {cfg['headline_tau']:g})", fontsize=9
             )
-            _outside_legend(a)
-            _outside_legend(b)
         _outside_legend(c)
     axes[-1][0].set_xlabel("threshold τ")
     axes[-1][1].set_xlabel("threshold τ")
@@ -343,7 +341,7 @@ def plot_truth_study(summaries, path):
         labels,
         loc="upper left",
         bbox_to_anchor=(0.05, 0.0),
-        ncol=2,
+        ncol=4,
         fontsize=7,
         frameon=False,
     )
