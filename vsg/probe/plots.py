@@ -193,6 +193,37 @@ def plot_histograms(maps, per_step, path, title=""):
     return _save(fig, path)
 
 
+EVENT_COLORS = {"contact": "tab:red", "constraint": "tab:purple"}
+
+
+def _draw_event_average(ax, events, signal="hamming_frac"):
+    """ETA of ``signal`` around contact and constraint events with the shuffled-event mean
+    and 95 % band. events: a model summary's "events" dict. Returns "event rates: ..." for
+    the panel's title (rates differ between panels, so they stay out of the legend)."""
+    rates = []
+    for kind, color in EVENT_COLORS.items():
+        entry = events.get(kind, {})
+        stats = entry.get(signal)
+        if not stats:
+            continue
+        lags = np.asarray(stats["lags"])
+        rates.append(f"{kind} {entry['rate']:.2f}")
+        ax.plot(
+            lags, np.asarray(stats["eta"], float), "-o", ms=3, color=color, label=f"{kind} events"
+        )
+        ax.plot(
+            lags,
+            np.asarray(stats["shuffled_mean"], float),
+            "--",
+            color=color,
+            label=f"{kind}, shuffled",
+        )
+        lo, hi = (np.asarray(stats[k], float) for k in ("shuffled_lo", "shuffled_hi"))
+        ax.fill_between(lags, lo, hi, color=color, alpha=0.15, lw=0)
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    return "event rates: " + ", ".join(rates)
+
+
 def plot_event_averages(summaries, path, signal="hamming_frac"):
     """Event-triggered average of a per-step signal (default: changed-edge fraction at the
     headline τ) around each event kind, with the shuffled-event mean and 95 % band; one
@@ -200,30 +231,8 @@ def plot_event_averages(summaries, path, signal="hamming_frac"):
     names = [n for n, s in summaries.items() if s.get("events")]
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        for i, kind in enumerate(("contact", "constraint")):
-            stats = summaries[name]["events"].get(kind, {}).get(signal)
-            if not stats:
-                continue
-            lags = np.asarray(stats["lags"])
-            color = f"C{i}"
-            eta = np.asarray(stats["eta"], float)
-            ax.plot(lags, eta, "-o", ms=3, color=color, label=f"{kind} events")
-            ax.plot(
-                lags,
-                np.asarray(stats["shuffled_mean"], float),
-                "--",
-                color=color,
-                label=f"{kind}, shuffled",
-            )
-            ax.fill_between(
-                lags,
-                np.asarray(stats["shuffled_lo"], float),
-                np.asarray(stats["shuffled_hi"], float),
-                color=color,
-                alpha=0.15,
-                lw=0,
-            )
-        ax.set_title(f"{name}\n{summaries[name].get('jacobian', '')}", fontsize=7)
+        rates = _draw_event_average(ax, summaries[name]["events"], signal)
+        ax.set_title(f"{name}\n{summaries[name].get('jacobian', '')}\n{rates}", fontsize=7)
         ax.set_xlabel("lag (decisions from event)")
     axes[0][0].set_ylabel("changed edges c_t / entries")
     _outside_legend(axes[0][-1])
@@ -290,36 +299,8 @@ def plot_truth_study(summaries, path):
         decision = "/".join(str(k) for k in steps)
         a.set_ylabel(f"{task}\n(decision: {decision} mj_steps)\ndensity of J - I")
         b.set_ylabel("decisions with c_t = 0")
-        events = summary["models"]["decision"]["events"]
-        for i, kind in enumerate(("contact", "constraint")):
-            stats = events.get(kind, {}).get("hamming_frac")
-            if not stats:
-                continue
-            lags = np.asarray(stats["lags"])
-            color = ("tab:red", "tab:purple")[i]
-            c.plot(
-                lags,
-                np.asarray(stats["eta"], float),
-                "-o",
-                ms=3,
-                color=color,
-                label=f"{kind} events (rate {events[kind]['rate']:.2f})",
-            )
-            c.plot(
-                lags,
-                np.asarray(stats["shuffled_mean"], float),
-                "--",
-                color=color,
-                label=f"{kind}, shuffled",
-            )
-            c.fill_between(
-                lags,
-                np.asarray(stats["shuffled_lo"], float),
-                np.asarray(stats["shuffled_hi"], float),
-                color=color,
-                alpha=0.15,
-                lw=0,
-            )
+        rates = _draw_event_average(c, summary["models"]["decision"]["events"])
+        c.set_title(rates, fontsize=7)
         c.set_ylabel("changed edges c_t / entries")
         if row == 0:
             cfg = summary["models"]["decision"]["config"]
@@ -327,9 +308,10 @@ def plot_truth_study(summaries, path):
             a.set_title(f"(a) density vs τ ({rule} rule)", fontsize=9)
             b.set_title("(b) no-change fraction vs τ", fontsize=9)
             c.set_title(
-                f"(c) c_t around events (decision map, τ = {cfg['headline_tau']:g})", fontsize=9
+                f"(c) c_t around events (decision map, τ = {cfg['headline_tau']:g})\n{rates}",
+                fontsize=9,
             )
-        _outside_legend(c)
+            _outside_legend(c)
     axes[-1][0].set_xlabel("threshold τ")
     axes[-1][1].set_xlabel("threshold τ")
     axes[-1][2].set_xlabel("lag (decisions from event)")
