@@ -177,7 +177,8 @@ def plot_histograms(maps, per_step, path, title=""):
     axes[0].set_xlabel("log10 |J~| (non-zero entries)")
     axes[0].set_ylabel("entries")
     every = maps.get("hist_every", 1)
-    axes[0].set_title(f"{maps['n_exact_zero']} exact zeros; every {every}. step", fontsize=8)
+    steps = "all steps" if every == 1 else f"every {every}th step"
+    axes[0].set_title(f"{maps['n_exact_zero']} exact zeros; {steps}", fontsize=8)
     panels = (
         ("density", "local density (headline τ)"),
         ("hamming_frac", "changed edges c_t / entries"),
