@@ -159,6 +159,7 @@ def _decision_fd(m, d, states, controls, n_steps, eps):
     per = 2 * cols + 1
     p0 = np.repeat(phys, per, axis=0)
     u0 = np.repeat(user, per, axis=0)
+    # Views into p0 and u0: perturbing them perturbs the rollouts' start states.
     qpos = state_part(m, p0, mujoco.mjtState.mjSTATE_QPOS, _PHYSICS)
     qvel = state_part(m, p0, mujoco.mjtState.mjSTATE_QVEL, _PHYSICS)
     act = state_part(m, p0, mujoco.mjtState.mjSTATE_ACT, _PHYSICS)
@@ -190,10 +191,6 @@ def _decision_fd(m, d, states, controls, n_steps, eps):
                         continue
                     ctrl[r, j] = value
     steps = plus + minus
-    p0 = _write_part(m, p0, qpos, mujoco.mjtState.mjSTATE_QPOS, _PHYSICS)
-    p0 = _write_part(m, p0, qvel, mujoco.mjtState.mjSTATE_QVEL, _PHYSICS)
-    p0 = _write_part(m, p0, act, mujoco.mjtState.mjSTATE_ACT, _PHYSICS)
-    u0 = _write_part(m, u0, ctrl, mujoco.mjtState.mjSTATE_CTRL, _USER)
     out, _ = mj_rollout.rollout(
         m,
         d,
@@ -217,12 +214,6 @@ def _decision_fd(m, d, states, controls, n_steps, eps):
             else:
                 B[t, :, c - nx] = col
     return A, B
-
-
-def _write_part(m, states, values, part, sig):
-    states = states.copy()
-    state_part(m, states, part, sig)[...] = values
-    return states
 
 
 def _state_diff(m, a, b):
