@@ -86,22 +86,14 @@ def _event_track(ax, x, steps):
     ax.set_ylabel("events")
 
 
-def _block_axis(ax, blocks, axis):
-    """Separators and names of column (axis="x") or row blocks."""
-    for name, (start, stop) in blocks.items():
-        if stop <= start:
-            continue
-        if axis == "x":
-            ax.axvline(start - 0.5, color="w", lw=0.8)
-            ax.text(
-                (start + stop - 1) / 2,
-                -0.02,
-                name,
-                ha="center",
-                va="top",
-                fontsize=7,
-                transform=ax.get_xaxis_transform(),
-            )
+def _column_blocks(ax, blocks):
+    """Separators between column blocks and their names on a secondary axis at the top."""
+    spans = [(name, a, b) for name, (a, b) in blocks.items() if b > a]
+    for _, start, _ in spans[1:]:
+        ax.axvline(start - 0.5, color="w", lw=0.8)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([(a + b - 1) / 2 for _, a, b in spans], [name for name, _, _ in spans])
+    top.tick_params(length=0, labelsize=8)
 
 
 def plot_heatmaps(maps, path, blocks=None, names=None, rows=None, title=""):
@@ -135,9 +127,9 @@ def plot_heatmaps(maps, path, blocks=None, names=None, rows=None, title=""):
             labels = ticks if rows is None else np.asarray(rows)[ticks]
             ax.set_yticks(ticks, [str(v) for v in labels], fontsize=7)
             ax.set_ylabel("output row (state index)")
-            ax.set_xlabel("input column", labelpad=12)
-            _block_axis(ax, blocks or {}, "x")
-    fig.suptitle(title, fontsize=9)
+            ax.set_xlabel("input column (index)")
+            _column_blocks(ax, blocks or {})
+    fig.suptitle(title, fontsize=9, y=1.06)
     return _save(fig, path)
 
 
