@@ -154,7 +154,9 @@ def plot_density_vs_tau(summaries, path, title="Density vs threshold τ"):
     ax.set_xlabel("threshold τ")
     ax.set_ylabel("density (solid: local mean,\ndashed: union over steps)")
     ax.set_ylim(0, 1.02)
-    ax.set_title(title, fontsize=9)
+    names = {"row": "row-relative", "abs": "absolute"}
+    rules = sorted({names[s["config"]["rule"]] for s in summaries.values()})
+    ax.set_title(f"{title} ({', '.join(rules)} rule)", fontsize=9)
     _outside_legend(ax)
     return _save(fig, path)
 
@@ -225,7 +227,10 @@ def plot_event_averages(summaries, path, signal="hamming_frac"):
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.0), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         rates = _draw_event_average(ax, summaries[name]["events"], signal)
-        ax.set_title(f"{name}\n{summaries[name].get('jacobian', '')}\n{rates}", fontsize=7)
+        s = summaries[name]
+        ax.set_title(
+            f"{name}\n{s.get('jacobian', '')}, {s.get('threshold', '')}\n{rates}", fontsize=7
+        )
         ax.set_xlabel("lag (decisions from event)")
     axes[0][0].set_ylabel("changed edges c_t / entries")
     _outside_legend(axes[0][-1])

@@ -57,11 +57,12 @@ class ModelResult:
 
 
 def convention(cfg, jacobian=""):
-    """One-line description of what was thresholded, for tables and figure titles."""
+    """(what was thresholded, e.g. "prior h_t (soft gate): J (diagonal kept)"; the threshold,
+    e.g. "row-relative τ = 0.01"), for tables and figure titles."""
     diag = {"keep": "J (diagonal kept)", "exclude": "J (diagonal excluded)", "subtract": "J - I"}
     rule = "row-relative" if cfg.rule == "row" else "absolute"
     what = f"{jacobian}: " if jacobian else ""
-    return f"{what}{diag[cfg.diag]}, {rule} τ = {cfg.headline_tau:g}"
+    return f"{what}{diag[cfg.diag]}", f"{rule} τ = {cfg.headline_tau:g}"
 
 
 def _block_stats(acc, blocks):
@@ -123,7 +124,7 @@ def event_summary(per_step, steps, tau_grid, n_shuffles=200):
 def model_summary(result, steps):
     """JSON summary of one ModelResult: metrics, convention, blocks, events, extras."""
     summary = result.acc.summary()
-    summary["jacobian"] = convention(result.acc.cfg, result.jacobian)
+    summary["jacobian"], summary["threshold"] = convention(result.acc.cfg, result.jacobian)
     summary["gate_kind"] = result.gate_kind
     summary["blocks"] = _block_stats(result.acc, result.blocks)
     steps = result.steps_with(steps)
@@ -169,7 +170,8 @@ def write_figures(fig_dir, results, summary):
     paths = {}
     for name, result in results["models"].items():
         steps = result.steps_with(results["steps"])
-        note = summary["models"][name]["jacobian"]
+        model = summary["models"][name]
+        note = f"{model['jacobian']}, {model['threshold']}"
         per_step = result.acc.per_step()
         for k in np.unique(episode)[:MAX_EPISODE_FIGURES]:
             sel = episode == k
