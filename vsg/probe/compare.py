@@ -28,7 +28,7 @@ COLUMNS = (
     ("identity_row_frac_mean", "e_i rows"),
     ("!open_gates", "open gates"),
     ("!mean_gate", "mean gate p"),
-    ("!event_ratio", "c_t@event/shuf"),
+    ("!event_ratio", "c_t event/other"),
     ("!top5", "top5% near ev"),
     ("!chance", "chance"),
 )
@@ -46,7 +46,7 @@ def table_row(run, model, summary):
     row["!open_gates"] = gate if summary.get("gate_kind") == "binary" else None
     row["!mean_gate"] = gate if summary.get("gate_kind") in ("probability", "soft") else None
     any_event = summary.get("events", {}).get("any", {}).get("hamming_frac", {})
-    row["!event_ratio"] = any_event.get("eta0_over_shuffled")
+    row["!event_ratio"] = any_event.get("event_over_other")
     row["!top5"] = any_event.get("top5_share")
     row["!chance"] = any_event.get("chance_share")
     return row
@@ -82,10 +82,9 @@ def table_note(summaries):
         "All figures are fractions: densities of considered entries, c_t = changed entries / "
         "entries, k_0.9 = inputs holding 90 % of a row's L1 mass / inputs; gates: binary "
         "open fraction (realised) or mean probability (expected VSG/SVSG, soft GRU gate of "
-        "DreamerV2); events: c_t at 'any' events / shuffled events (lag 0), share of the top "
-        "5 % c_t steps within ±1 decision of an event, and that share by chance. "
-        + settings_text(summaries)
-        + "."
+        "DreamerV2); events ('any' contact or constraint onset or offset): mean c_t at event "
+        "decisions / at the others, share of the top 5 % c_t decisions within ±1 decision of "
+        "an event, and that share by chance. " + settings_text(summaries) + "."
     )
 
 
