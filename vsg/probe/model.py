@@ -31,9 +31,9 @@ from vsg.replay import load_episodes
 from vsg.world_model import preprocess_image
 
 # Jacobian entries per TF call (batched over steps; bounds memory) and per metrics update
-# (small slices keep the metrics' temporaries in cache).
+# (a few steps per call: fewer per-call overheads, temporaries still small).
 JACOBIAN_CHUNK_ENTRIES = 2**22
-METRICS_CHUNK_ENTRIES = 2**19
+METRICS_CHUNK_ENTRIES = 2**21
 
 
 def collect_episodes(agent, env, n, max_steps=0):
