@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 import pytest
 
-import envs.dmc  # noqa: F401  (first: the headless GL back end, chosen before dm_control loads)
+import vsg  # noqa: F401  (first, as everywhere: keeps MuJoCo rendering safe next to TF)
 from vsg.probe import ground_truth as gt
 from vsg.probe import metrics, truth
 from vsg.probe.metrics import ProbeConfig
@@ -31,7 +31,12 @@ BALL_XML = """
 
 def _suite_rollout(domain, task, steps, repeat=1, policy=None, seed=0):
     """(physics, full states before each decision [T, n], controls [T, nu], MjData copies)."""
+    # Not at module level: TensorFlow (imported by other test modules) must load before GL.
+    # isort: off
+    import envs.dmc  # noqa: F401  (selects the headless GL back end before dm_control loads)
     from dm_control import suite
+
+    # isort: on
 
     env = suite.load(domain, task, task_kwargs={"random": seed})
     env.reset()
