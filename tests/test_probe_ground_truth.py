@@ -30,7 +30,8 @@ BALL_XML = """
 
 
 def _suite_rollout(domain, task, steps, repeat=1, policy=None, seed=0):
-    """(physics, full states before each decision [T, n], controls [T, nu], MjData copies)."""
+    """(physics, full states before each decision [T, n], controls [T, nu], MjData copies);
+    policy: decision index -> control (None: uniform random)."""
     # Not at module level: TensorFlow (imported by other test modules) must load before GL.
     # isort: off
     import envs.dmc  # noqa: F401  (selects the headless GL back end before dm_control loads)
@@ -47,7 +48,7 @@ def _suite_rollout(domain, task, steps, repeat=1, policy=None, seed=0):
     for _ in range(steps):
         states.append(gt.get_state(physics, physics))
         datas.append(copy.copy(physics.data.ptr))
-        controls.append(rng.uniform(-1, 1, nu) if policy is None else policy)
+        controls.append(rng.uniform(-1, 1, nu) if policy is None else policy(len(controls)))
         for _ in range(repeat):
             env.step(controls[-1])
     return physics, np.array(states), np.array(controls), datas
@@ -135,7 +136,8 @@ def test_warm_start_is_restored_at_the_rail_limit():
     """Pushed into its rail limit, the cart's constraint force depends on the solver's warm
     start; the probe must reproduce the real warm-started step (an independent finite
     difference of copies of the env's own MjData), and a zeroed warm start must not."""
-    physics, states, controls, datas = _suite_rollout("cartpole", "balance", 90, policy=[0.8])
+    push = _suite_rollout("cartpole", "balance", 90, policy=lambda t: [0.8])
+    physics, states, controls, datas = push
     m, t = gt.raw_model(physics), 84  # on the limit here (found once, deterministic)
     events = gt.decision_events(physics, states[t : t + 1], controls[t : t + 1])
     assert events["constraint_active"][0] and states[t][1] > 1.8  # slider range is +-1.8
@@ -158,6 +160,22 @@ def test_warm_start_is_restored_at_the_rail_limit():
     gt.state_part(m, cold, mujoco.mjtState.mjSTATE_WARMSTART)[...] = 0.0
     zeroed = gt.transition_jacobians(physics, cold, controls[t : t + 1])
     assert np.abs(zeroed["A"][0] - ours[:, : 2 * m.nv]).max() > 1e-4
+
+
+def test_rail_limit_onset_and_offset_are_the_only_constraint_events():
+    """The cart pushed into its rail limit for 80 decisions, then pulled back: the limit is
+    active over one run of decisions, and the events are its onset and its offset only."""
+    physics, states, controls, _ = _suite_rollout(
+        "cartpole", "balance", 130, policy=lambda t: [0.8] if t < 80 else [-1.0]
+    )
+    events = gt.decision_events(physics, states, controls)
+    active = np.flatnonzero(events["constraint_active"])
+    assert 50 < active[0] < 80 < active[-1] < 129
+    np.testing.assert_array_equal(active, np.arange(active[0], active[-1] + 1))
+    np.testing.assert_array_equal(
+        np.flatnonzero(events["constraint_event"]), [active[0], active[-1] + 1]
+    )
+    assert not events["contact_event"].any() and not events["contacts"].any()
 
 
 def test_control_at_its_range_limit_takes_a_one_sided_difference():

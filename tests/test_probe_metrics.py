@@ -321,6 +321,31 @@ def test_per_tau_change_of_a_smooth_drift():
     assert (steps["rel_change_edges"][onset:] > 0).all()
 
 
+def test_event_alignment_per_tau_of_a_smooth_drift():
+    """The drift above with one event where x_t crosses 1e-4: only at that tau does c_t spike
+    at the event (half the entries change), at the others the event sees no change."""
+    from vsg.probe.report import event_summary
+
+    T = 61
+    x = 10.0 ** np.linspace(-7.0, -1.0, T)
+    J = np.zeros((T, 1, 2))
+    J[:, 0, 0], J[:, 0, 1] = 1.0, x
+    taus = (1e-6, 1e-4, 1e-2)
+    acc = metrics.analyze(J, ProbeConfig(tau_grid=taus, headline_tau=1e-2))
+    flags = x > 1e-4
+    flags[1:] &= ~flags[:-1]
+    steps = {"episode": np.zeros(T, int), "contact_event": flags}
+    summary = event_summary(acc.per_step(), steps, taus, n_shuffles=20)["contact"]
+    assert summary["n_events"] == 1 and summary["rate"] == pytest.approx(1 / T)
+    per_tau = summary["hamming_frac_per_tau"]
+    assert [row["tau"] for row in per_tau] == list(taus)
+    assert [row["eta0"] for row in per_tau] == [0.0, 0.5, 0.0]
+    # A single event shifted anywhere else meets no change: the shuffled baseline is 0.
+    assert per_tau[1]["top1_share"] == 1.0 and per_tau[1]["shuffled0"] == 0.0
+    # The headline (tau = 1e-2) statistics: no spike at the event's lag 0 or around it.
+    np.testing.assert_array_equal(summary["hamming_frac"]["eta"], np.zeros(11))
+
+
 def test_event_triggered_average_on_known_spikes():
     """c_t spikes by 1 one step after each event, within two episodes: the ETA is 1 at lag
     +1 and 0 elsewhere, shuffled events see only the base rate, the top steps all sit next to

@@ -53,7 +53,8 @@ def triggered_average(signal, events, episode, lags=LAGS):
 
 def shuffled_average(signal, events, episode, lags=LAGS, n_shuffles=200, seed=0):
     """(mean, 2.5 %, 97.5 % percentiles) [2 lags + 1] of the ETA under circular shifts of each
-    episode's events by a random offset in [1, length - 1]."""
+    episode's events by a random offset in [1, length - 1], per lag over the shifts that
+    give that lag a value (NaN where none does)."""
     rng = np.random.default_rng(seed)
     events = np.asarray(events, bool)
     parts = _episode_slices(episode)
@@ -66,11 +67,13 @@ def shuffled_average(signal, events, episode, lags=LAGS, n_shuffles=200, seed=0)
             shifted[part] = np.roll(events[part], offset)
         draws.append(triggered_average(signal, shifted, episode, lags))
     draws = np.array(draws)
-    if not np.isfinite(draws).all(axis=0).any():
-        nan = np.full(2 * lags + 1, np.nan)
-        return nan, nan, nan
-    mean = draws.mean(axis=0)
-    lo, hi = np.percentile(draws, [2.5, 97.5], axis=0)
+    # A shift can leave a lag without values (events moved next to an episode's edge or
+    # onto its first step): each lag is summarised over the shifts that gave it a value.
+    defined = np.isfinite(draws).any(axis=0)
+    mean, lo, hi = (np.full(2 * lags + 1, np.nan) for _ in range(3))
+    if defined.any():
+        mean[defined] = np.nanmean(draws[:, defined], axis=0)
+        lo[defined], hi[defined] = np.nanpercentile(draws[:, defined], [2.5, 97.5], axis=0)
     return mean, lo, hi
 
 
