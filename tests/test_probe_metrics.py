@@ -7,6 +7,7 @@ import json
 import math
 
 import numpy as np
+import PIL.Image
 import pytest
 
 # isort: off
@@ -252,16 +253,61 @@ def test_plots_write_pngs(tmp_path):
         "any_event": np.ones(40, bool),
     }
     summary = {**acc.summary(), "events": event_summary(per_step, steps, acc.cfg.tau_grid, 20)}
-    paths = [
-        plots.plot_episode(per_step, steps, tmp_path / "ep.png", "t", "binary", acc.cfg.tau_grid),
-        plots.plot_heatmaps(maps, tmp_path / "maps.png", blocks={"h": (0, 4), "a": (4, 6)}),
-        plots.plot_heatmaps(maps, tmp_path / "named.png", names=([*"abcdef"], [*"abcdef"])),
-        plots.plot_density_vs_tau({"a": summary, "b": summary}, tmp_path / "t.png"),
-        plots.plot_histograms(maps, per_step, tmp_path / "hist.png"),
-        plots.plot_event_averages({"a": summary}, tmp_path / "events.png"),
-    ]
-    for path in paths:
+    tau = acc.cfg.tau_grid
+    # Each figure and texts it must show: labelled axes, tau, events on their own track.
+    expected = {
+        plots.plot_episode(per_step, steps, tmp_path / "ep.png", "t", "binary", tau): [
+            "local density\n(headline τ)",
+            f"τ = {min(tau):g}",
+            f"τ = {max(tau):g}",
+            "changed edges c_t\n/ entries",
+            "open-gate fraction\n(binary gate)",
+            "contact",
+            "limit etc.",
+            "|reward| (max 1)",
+            "transition t (agent decision)",
+        ],
+        plots.plot_episode(per_step, steps, tmp_path / "soft.png", "t", "soft", tau): [
+            "mean soft update\ngate (GRU)"
+        ],
+        plots.plot_heatmaps(maps, tmp_path / "maps.png", blocks={"h": (0, 4), "a": (4, 6)}): [
+            "output row (state index)",
+            "input column (index)",
+            "h",
+            "a",
+            "log10 mean |J~|",
+            "edge frequency (share of steps)",
+        ],
+        plots.plot_heatmaps(maps, tmp_path / "named.png", names=([*"abcdef"], [*"abcdef"])): ["f"],
+        plots.plot_density_vs_tau({"a": summary, "b": summary}, tmp_path / "t.png"): [
+            "threshold τ",
+            "Density vs threshold τ (row-relative rule)",
+        ],
+        plots.plot_histograms(maps, per_step, tmp_path / "hist.png"): [
+            "log10 |J~| (non-zero entries)",
+            "entries",
+            "steps",
+            "changed edges c_t / entries",
+            "k_0.9 / inputs of the row",
+        ],
+        plots.plot_event_averages({"a": summary}, tmp_path / "events.png"): [
+            "lag (decisions from event)",
+            "contact events",
+            "contact, shuffled",
+            "changed edges c_t / entries",
+        ],
+    }
+    for path, texts in expected.items():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        shown = set(figure_description(path).split("\n"))
+        for text in texts:
+            assert set(text.split("\n")) <= shown, (path.name, text)
+
+
+def figure_description(path):
+    """The texts a probe figure shows, as stored in its PNG metadata."""
+    with PIL.Image.open(path) as image:
+        return image.text["Description"]
 
 
 def test_bench_runs_on_a_tiny_step():

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import PIL.Image
 import pytest
 
 # isort: off
@@ -123,6 +124,11 @@ def test_outputs(fam, runs, probed):
     for name in VARIANTS[fam] + ["ground_truth"]:
         assert {f"episode0_{name}.png", f"heatmaps_{name}.png", f"histograms_{name}.png"} <= figures
     assert {"density_vs_tau.png", "events.png"} <= figures
+    for path in (out / "figures").glob("*.png"):  # each states tau, rule and convention
+        with PIL.Image.open(path) as image:
+            shown = image.text["Description"]
+        assert "τ" in shown and "row-relative" in shown, path.name
+        assert "J (diagonal kept)" in shown or "J - I" in shown, path.name
     tags = _tags(out)
     variant = VARIANTS[fam][0]
     assert f"probe/{variant}/density_local_mean" in tags

@@ -79,11 +79,12 @@ def settings_text(summaries):
 def table_note(summaries):
     """The header note: what the columns mean and the threshold settings behind them."""
     return (
-        "All figures are fractions: densities of considered entries, c_t = changed entries / "
-        "entries, k_0.9 = inputs holding 90 % of a row's L1 mass / inputs; gates: binary "
-        "open fraction (realised) or mean probability (expected VSG/SVSG, soft GRU gate of "
-        "DreamerV2); events ('any' contact or constraint onset or offset): mean c_t at event "
-        "decisions / at the others, share of the top 5 % c_t decisions within ±1 decision of "
+        "All figures are fractions but one ratio: densities of considered entries, "
+        "c_t = changed entries / entries, k_0.9 = inputs holding 90 % of a row's L1 mass / "
+        "inputs; gates: binary open fraction (realised) or mean probability (expected "
+        "VSG/SVSG, soft GRU gate of DreamerV2); events ('any' contact or constraint onset or "
+        "offset): mean c_t at event decisions / at the others (the ratio), share of the top "
+        "5 % c_t decisions within ±1 decision of "
         "an event, and that share by chance. " + settings_text(summaries) + "."
     )
 

@@ -2,7 +2,8 @@
 
 Every function takes arrays/dicts produced by ``vsg.probe.metrics`` / ``report`` and an output
 path, writes one PNG and returns the path. Titles carry the threshold, the edge rule and the
-diagonal convention; events get their own track; legends sit outside the data.
+diagonal convention; events get their own track; legends sit outside the data. Each PNG holds
+its visible texts in its "Description" metadata.
 """
 
 import matplotlib
@@ -24,8 +25,16 @@ EVENT_TRACKS = (
 )
 
 
+def figure_texts(fig):
+    """Every visible text of a figure (titles, axis and tick labels, legends), one per line."""
+    texts = fig.findobj(lambda artist: isinstance(artist, matplotlib.text.Text))
+    return "\n".join(t.get_text() for t in texts if t.get_visible() and t.get_text().strip())
+
+
 def _save(fig, path):
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    """Writes the PNG with its texts as the PNG "Description", so that what a figure states
+    (threshold, rule, convention) can be read and searched without viewing it."""
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Description": figure_texts(fig)})
     plt.close(fig)
     return path
 
