@@ -316,6 +316,19 @@ def test_bench_runs_on_a_tiny_step():
     assert all(v > 0 for v in timings.values())
 
 
+def test_probe_bench_times_jacobians_and_metrics_apart(capsys):
+    from vsg.probe.cheap import bench as probe_bench
+
+    results = probe_bench("vsg", dims=[16], steps=[3], n_rows=4, action_size=2)
+    assert [r["rows"] for r in results] == ["all", 4]
+    for r in results:
+        assert r["jacobian_s"] > 0 and r["metrics_s"] > 0 and r["filter_s"] > 0
+        assert r["s"] == pytest.approx(r["filter_s"] + r["jacobian_s"] + r["metrics_s"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all("Jacobian" in x and "metrics" in x for x in lines)
+    assert all("load average" in x for x in lines)
+
+
 def test_excluded_self_entry_still_sets_the_row_scale():
     # A carried-over dimension (self entry 0.99) with a weak cross term 1e-3 and a row whose
     # only cross term is strong: with the diagonal excluded, only the strong term is an edge.
