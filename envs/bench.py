@@ -2,24 +2,33 @@
 
 Prints env frames/s (walker_walk, 64x64, action repeat 2, random actions), the median over a
 few repeats. Run both settings back to back: machine speed drifts between runs.
+``--workers N`` instead compares the in-process env with 1 and N envs in worker processes
+stepped in parallel (fast rendering), total frames/s over all envs; the machine's load average
+is printed first, since other processes share the cores.
 ``--random-return TASK`` instead prints the return of a uniformly random policy on TASK, the
 baseline that learning curves are read against.
 """
 
 import argparse
+import os
 import statistics
 import time
 
 import numpy as np
 
 import envs
+from envs.workers import ParallelEnvs
+
+REPEAT = 2  # action repeat of the throughput benchmarks
+
+
+def _config(fast_render: bool) -> dict:
+    return {"action_repeat": REPEAT, "size": [64, 64], "fast_render": fast_render}
 
 
 def frames_per_second(fast_render: bool, decisions: int, seed: int = 0) -> float:
     """Time ``decisions`` env steps (one render each) and return env frames per second."""
-    repeat = 2
-    config = {"action_repeat": repeat, "size": [64, 64], "fast_render": fast_render}
-    env = envs.make("dmc_walker_walk", seed, config)
+    env = envs.make("dmc_walker_walk", seed, _config(fast_render))
     rng = np.random.default_rng(seed)
     env.reset()  # the first render creates the GL context; keep it out of the timing
     start = time.perf_counter()
@@ -29,7 +38,46 @@ def frames_per_second(fast_render: bool, decisions: int, seed: int = 0) -> float
             env.reset()
     elapsed = time.perf_counter() - start
     env.close()
-    return decisions * repeat / elapsed
+    return decisions * REPEAT / elapsed
+
+
+def worker_frames_per_second(workers: int, decisions: int, seed: int = 0) -> float:
+    """Env frames per second of ``workers`` envs in worker processes, stepped together.
+
+    Times ``decisions`` parallel steps after a first reset (which starts the processes and
+    their GL contexts); frames are counted over all workers, resets count none.
+    """
+    pool = ParallelEnvs("dmc_walker_walk", [seed + i for i in range(workers)], _config(True))
+    rng = np.random.default_rng(seed)
+    pool.reset()
+    frames, start = 0, time.perf_counter()
+    for _ in range(decisions):
+        actions = rng.uniform(-1, 1, (workers, pool.action_size)).astype(np.float32)
+        frames += REPEAT * sum(not obs["is_first"] for obs in pool.step(actions))
+    elapsed = time.perf_counter() - start
+    pool.close()
+    return frames / elapsed
+
+
+def _report(label: str, rates: list[float], decisions: int, repeats: int) -> None:
+    print(
+        f"{label}: median {statistics.median(rates):7.1f} env frames/s (walker_walk, 64x64, "
+        f"action repeat {REPEAT}, {decisions} steps x {repeats}: "
+        + ", ".join(f"{rate:.1f}" for rate in rates)
+        + ")",
+        flush=True,
+    )
+
+
+def compare_workers(workers: int, decisions: int, repeats: int) -> None:
+    """Print frames/s in-process, then with 1 and ``workers`` parallel worker envs."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"load average (1, 5, 15 min): {load} on {os.cpu_count()} CPUs", flush=True)
+    rates = [frames_per_second(True, decisions, seed) for seed in range(repeats)]
+    _report("in-process env", rates, decisions, repeats)
+    for count in sorted({1, workers}):
+        rates = [worker_frames_per_second(count, decisions, seed) for seed in range(repeats)]
+        _report(f"{count} worker env{'s' if count > 1 else ' '}", rates, decisions, repeats)
 
 
 def random_returns(task: str, episodes: int, action_repeat: int) -> np.ndarray:
@@ -53,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=200, help="env steps per repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=0, help="compare 1 and N worker envs")
     parser.add_argument("--random-return", metavar="TASK", help="e.g. dmc_walker_stand")
     parser.add_argument("--episodes", type=int, default=20, help="for --random-return")
     parser.add_argument("--action_repeat", type=int, default=4, help="for --random-return")
@@ -71,15 +120,14 @@ def main() -> None:
             f"max {returns.max():.1f})"
         )
         return
+    if args.workers < 0:
+        parser.exit(2, f"error: --workers must be >= 1, got {args.workers}\n")
+    if args.workers:
+        compare_workers(args.workers, args.decisions, args.repeats)
+        return
     for fast in (True, False):
         rates = [frames_per_second(fast, args.decisions, seed) for seed in range(args.repeats)]
-        print(
-            f"fast_render={fast!s:5}: median {statistics.median(rates):7.1f} env frames/s "
-            f"(walker_walk, 64x64, action repeat 2, {args.decisions} steps x {args.repeats}: "
-            + ", ".join(f"{rate:.1f}" for rate in rates)
-            + ")",
-            flush=True,
-        )
+        _report(f"fast_render={fast!s:5}", rates, args.decisions, args.repeats)
 
 
 if __name__ == "__main__":

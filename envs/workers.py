@@ -89,26 +89,30 @@ def _serve(conn: Any, task: str, seed: int, config: dict) -> None:
     try:
         info = {"pid": os.getpid(), "action_size": int(env.action_size)}
         conn.send(("ready", {**info, "tensorflow": "tensorflow" in sys.modules}))
-        while True:
-            try:
-                request = conn.recv()
-            except EOFError:  # the learner is gone
-                return
-            if request[0] == "close":
-                return
-            try:
-                if request[0] == "reset":
-                    reply = env.reset()
-                elif request[0] == "step":
-                    reply = env.step(request[1])
-                else:
-                    raise ValueError(f"unknown request {request[0]!r}")
-            except Exception as error:
-                conn.send(("error", _describe(error)))
-            else:
-                conn.send(("ok", reply))
+        _answer(conn, env)
+    except (EOFError, OSError):  # the learner is gone: nobody to answer
+        pass
     finally:
         env.close()
+
+
+def _answer(conn: Any, env: Any) -> None:
+    """Answer requests until ``("close",)``; env errors are replies, Pipe errors propagate."""
+    while True:
+        request = conn.recv()
+        if request[0] == "close":
+            return
+        try:
+            if request[0] == "reset":
+                reply = env.reset()
+            elif request[0] == "step":
+                reply = env.step(request[1])
+            else:
+                raise ValueError(f"unknown request {request[0]!r}")
+        except Exception as error:
+            conn.send(("error", _describe(error)))
+        else:
+            conn.send(("ok", reply))
 
 
 def _stop(process: Any, conn: Any) -> None:
@@ -124,9 +128,7 @@ def _stop(process: Any, conn: Any) -> None:
     conn.close()
 
 
-def _exit_status(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "unresponsive, killed"
+def _exit_status(exitcode: int) -> str:
     if exitcode < 0:
         return f"killed by {signal.Signals(-exitcode).name}"
     return f"exit code {exitcode}"

@@ -243,6 +243,44 @@ def test_close_runs_at_interpreter_exit_and_leaves_no_process(tmp_path):
     assert "Traceback" not in result.stderr and "warning" not in result.stderr
 
 
+def test_workers_exit_quietly_when_the_learner_is_killed(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import time
+        from envs.workers import EnvWorker
+
+        worker = EnvWorker("bringbackshapes_sparse", 0, {BBS!r})
+        worker.reset()
+        print(worker.pid, flush=True)
+        time.sleep(120)
+        """
+    )
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as learner:
+        pid = int(learner.stdout.readline())
+        learner.kill()
+        deadline = time.monotonic() + 60
+        # Orphaned, the worker is reaped by init, which may leave it a zombie for a while.
+        while _state(pid) not in ("gone", "Z"):
+            assert time.monotonic() < deadline, "the worker outlived its learner"
+            time.sleep(0.05)
+        assert "Traceback" not in learner.stderr.read()
+
+
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+
 @pytest.mark.slow
 def test_a_parent_that_imported_tensorflow_renders_dmc_through_a_worker(tmp_path):
     """TensorFlow is imported first, in the main module; rendering in-process would segfault."""
