@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import envs
-from envs.workers import ParallelEnvs
+from envs.parallel import ParallelEnvs
 
 REPEAT = 2  # action repeat of the throughput benchmarks
 
@@ -45,18 +45,20 @@ def worker_frames_per_second(workers: int, decisions: int, seed: int = 0) -> flo
     """Env frames per second of ``workers`` envs in worker processes, stepped together.
 
     Times ``decisions`` parallel steps after a first reset (which starts the processes and
-    their GL contexts); frames are counted over all workers, resets count none.
+    their GL contexts), resetting finished episodes as a training loop does.
     """
     pool = ParallelEnvs("dmc_walker_walk", [seed + i for i in range(workers)], _config(True))
     rng = np.random.default_rng(seed)
     pool.reset()
-    frames, start = 0, time.perf_counter()
+    start = time.perf_counter()
     for _ in range(decisions):
         actions = rng.uniform(-1, 1, (workers, pool.action_size)).astype(np.float32)
-        frames += REPEAT * sum(not obs["is_first"] for obs in pool.step(actions))
+        finished = [i for i, obs in enumerate(pool.step(actions)) if obs["is_last"]]
+        if finished:
+            pool.reset(finished)
     elapsed = time.perf_counter() - start
     pool.close()
-    return frames / elapsed
+    return decisions * workers * REPEAT / elapsed
 
 
 def _report(label: str, rates: list[float], decisions: int, repeats: int) -> None:

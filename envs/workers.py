@@ -4,8 +4,8 @@
 ``reset() -> obs``, ``step(action) -> obs``, ``close()``. It runs ``envs.make(task, seed,
 config)`` in a process started with the ``spawn`` method and forwards each call over a
 ``multiprocessing`` Pipe. ``step_async``/``reset_async``, ``ready()`` and ``result()`` split a
-call in two, so the learner can train while an (evaluation) env renders. ``ParallelEnvs`` steps
-N workers concurrently: all requests are sent, then all replies received.
+call in two, so the learner can train while an (evaluation) env renders; ``envs.parallel``
+steps N workers at once with them.
 
 Protocol (pickled tuples over the Pipe; one reply per request, in order):
 
@@ -41,7 +41,7 @@ import signal
 import sys
 import traceback
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -233,6 +233,7 @@ class EnvWorker:
         """Stop the worker and free its env. Idempotent; also runs at interpreter exit."""
         self._closed = True
         self._finalizer()
+        _OPEN.discard(self)
 
     def _launch(self, seed: int) -> None:
         self._conn, child_conn = _CONTEXT.Pipe()
@@ -263,10 +264,14 @@ class EnvWorker:
             return self.info
         reply = self._receive()
         if reply is None:
-            self._process.join()
+            self.close()
             status = _exit_status(self._process.exitcode)
             raise WorkerError(f"env worker {self.name!r} died while starting ({status})")
-        info = self._unpack("make", reply)
+        try:
+            info = self._unpack("make", reply)
+        except WorkerError:
+            self.close()
+            raise
         if info["tensorflow"]:
             self.close()
             raise WorkerError(
@@ -316,73 +321,12 @@ class EnvWorker:
         )
         self._launch(seed)
         self._handshake()
-        self._conn.send(("reset",))
+        try:
+            self._conn.send(("reset",))
+        except OSError:
+            pass  # it died again: the receive below says so
         reply = self._receive()
         if reply is None:
+            self.close()
             raise WorkerError(f"env worker {self.name!r} died again right after restarting")
         return self._unpack("reset", reply)
-
-
-class ParallelEnvs:
-    """N ``EnvWorker``s stepped concurrently (each on its own core); episodes restart by themselves.
-
-    ``seeds`` gives one env seed per worker; worker ``i`` is named ``"<name> <i>"``. ``step``
-    sends every request before receiving any reply. A slot whose last observation ended its
-    episode (``is_last``) is reset instead of stepped, and its action is ignored, so every
-    observation ``step`` returns either continues that slot's episode or starts a new one
-    (``is_first``), also after a crash restart.
-    """
-
-    def __init__(
-        self, task: str, seeds: Sequence[int], config: Mapping[str, Any], name: str = "env"
-    ) -> None:
-        if not seeds:
-            raise ValueError("ParallelEnvs needs at least one seed")
-        self.workers = [
-            EnvWorker(task, seed, config, name=f"{name} {index}")
-            for index, seed in enumerate(seeds)
-        ]  # all start before any handshake is awaited, so they start concurrently
-        self.action_size = self.workers[0].action_size
-        self._needs_reset = [True] * len(self.workers)
-
-    def __len__(self) -> int:
-        return len(self.workers)
-
-    def reset(self) -> list[Obs]:
-        """Reset every slot; returns N first observations."""
-        self._needs_reset = [True] * len(self.workers)
-        return self.step(np.zeros((len(self.workers), self.action_size), np.float32))
-
-    def step(self, actions: np.ndarray) -> list[Obs]:
-        """Step every slot with its row of ``actions`` (float [N, A]); returns N observations.
-
-        Slots that have no running episode are reset instead. If any worker raised, every reply
-        is still collected (so the workers stay in step) and the first ``WorkerError`` is raised.
-        """
-        actions = np.asarray(actions, np.float32)
-        expected = (len(self.workers), self.action_size)
-        if actions.shape != expected:
-            raise ValueError(f"actions of shape {actions.shape}, expected {expected}")
-        for worker, action, reset in zip(self.workers, actions, self._needs_reset, strict=True):
-            if reset:
-                worker.reset_async()
-            else:
-                worker.step_async(action)
-        observations, errors = [], []
-        for index, worker in enumerate(self.workers):
-            try:
-                obs = worker.result()
-            except WorkerError as error:
-                errors.append(error)
-                self._needs_reset[index] = True
-                continue
-            observations.append(obs)
-            self._needs_reset[index] = bool(obs["is_last"])
-        if errors:
-            raise errors[0]
-        return observations
-
-    def close(self) -> None:
-        """Stop every worker (idempotent)."""
-        for worker in self.workers:
-            worker.close()

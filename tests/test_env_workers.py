@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import envs
-from envs.workers import EnvWorker, ParallelEnvs, WorkerError, restart_seed
+from envs.parallel import ParallelEnvs
+from envs.workers import EnvWorker, WorkerError, restart_seed
 
 REPO = Path(__file__).resolve().parents[1]
 DMC = {"action_repeat": 2, "time_limit": 0, "size": [64, 64]}
@@ -94,7 +95,7 @@ def test_worker_observations_equal_a_local_env_bit_for_bit(task, config, steps):
     local.close()
 
 
-def test_parallel_envs_match_local_envs_and_restart_finished_episodes():
+def test_parallel_envs_match_local_envs_and_reset_the_slots_asked_for():
     config = {**DMC, "time_limit": 6}  # 3 decisions per episode
     seeds = [0, 1]
     parallel = ParallelEnvs("dmc_cartpole_swingup", seeds, config, name="train")
@@ -105,13 +106,22 @@ def test_parallel_envs_match_local_envs_and_restart_finished_episodes():
     for obs, local in zip(parallel.reset(), locals_, strict=True):
         _assert_same(obs, local.reset())
     actions = np.stack(_actions(1, 2, seed=5))
-    for decision in range(4):
+    for decision in range(3):
         observations = parallel.step(actions)
         for obs, local, action in zip(observations, locals_, actions, strict=True):
-            # After the 3rd decision ended the episode, the 4th step resets that slot.
-            _assert_same(obs, local.reset() if decision == 3 else local.step(action))
+            _assert_same(obs, local.step(action))
         assert [o["is_last"] for o in observations] == [decision == 2] * 2
-    assert all(o["is_first"] for o in observations)
+    with pytest.raises(WorkerError, match="'train 0' failed in step.*RuntimeError"):
+        parallel.step(actions)  # episodes over: both envs refuse, both replies are read
+    (obs,) = parallel.reset([1])
+    _assert_same(obs, locals_[1].reset())
+    with pytest.raises(WorkerError, match="'train 0'"):
+        parallel.step(actions)  # slot 1 still stepped, its observation is lost with the error
+    locals_[1].step(actions[1])
+    _assert_same(parallel.reset([0])[0], locals_[0].reset())
+    observations = parallel.step(actions)
+    for obs, local, action in zip(observations, locals_, actions, strict=True):
+        _assert_same(obs, local.step(action))
     with pytest.raises(ValueError, match="shape"):
         parallel.step(np.zeros((3, 1), np.float32))
     pids = [worker.pid for worker in parallel.workers]
