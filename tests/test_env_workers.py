@@ -18,21 +18,12 @@ import pytest
 import envs
 from envs.parallel import ParallelEnvs
 from envs.workers import EnvWorker, WorkerError, restart_seed
+from vsg.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 DMC = {"action_repeat": 2, "time_limit": 0, "size": [64, 64]}
-BBS = {
-    "action_repeat": 4,
-    "time_limit": 3000,
-    "size": [64, 64],
-    "max_distractors": 1,
-    "max_objects": 5,
-    "variable_num_objects": False,
-    "variable_num_distractors": False,
-    "variable_goal_position": False,
-    "agent_view_size": 125,
-    "arena_scale": 1.0,
-}
+# A run's resolved config (a vsg Config): the worker gets it as a plain dict.
+BBS = load_config(["--configs", "bringbackshapes", "--max_distractors", "1"])
 
 
 def _actions(action_size, count, seed=0):
