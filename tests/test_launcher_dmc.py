@@ -42,6 +42,7 @@ def first_run(tmp_path_factory):
 def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     _, _, run_dir, result = first_run
     assert "MUJOCO_GL=" in result.stdout  # The chosen GL back-end is announced.
+    assert "replay: up to 150 steps in RAM" in result.stdout  # 300 frames, repeat 2
     tags = read_scalars(run_dir)
     for tag in ["model/loss", "model/image_loss", "model/kl", "actor/loss", "value/loss"]:
         assert tag in tags and all(abs(v) < 1e9 for v in tags[tag]), tag

@@ -73,17 +73,19 @@ def lock_or_exit(run_dir):
     return handle
 
 
-def parse_or_exit(argv):
+def parse_or_exit(argv, will_render=True):
     """The validated config, or a one-line error and exit status 2.
 
     TensorFlow is imported between the cheap checks and the task check: checking a DMC task
     loads MuJoCo's GL libraries, and once those are loaded, importing TensorFlow 2.21 leads
-    to a segfault at the first render even with the flag set in `vsg/__init__.py`.
+    to a segfault at the first render even with the flag set in `vsg/__init__.py`. A process
+    that will not render (a dry run) skips that slow import.
     """
     try:
         config = load_config(argv)
         validate(config)
-        import tensorflow  # noqa: F401
+        if will_render:
+            import tensorflow  # noqa: F401
 
         envs.validate_task(config.task)
     except (ConfigError, ValueError) as error:
@@ -96,7 +98,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
     argv = [arg for arg in argv if arg != "--dry_run"]
-    config = parse_or_exit(argv)
+    config = parse_or_exit(argv, will_render=not dry_run)
     run_dir = run_directory(config)
     if dry_run:
         print(f"run directory: {run_dir}")
