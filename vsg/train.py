@@ -13,6 +13,7 @@ import time
 
 import envs
 import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
+from envs.gl import parse_fast_render
 from vsg.config import ConfigError, load_config, save_config
 
 MODEL_TYPES = ("rssm", "srssm")
@@ -35,6 +36,7 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
     # Checked against names, not the registries, so bad input fails before TensorFlow loads;
     # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
     if config.model_type not in MODEL_TYPES:
