@@ -72,9 +72,9 @@ class DMC:
 
     def _apply_fast_render(self) -> None:
         # The default 2048px shadow map and 4x MSAA dominate software (llvmpipe) render time.
-        # At 64x64 ~10% of pixels change, mostly by 1/255 (`python -m envs.bench --fidelity`).
-        # They must be set before the GL context exists, which dm_control creates on the first
-        # render.
+        # These cheaper ones change 6-15% of the 64x64 pixels, by ~1/255 on average and up to
+        # ~200/255 on edges (`python -m envs.bench --fidelity`). They must be set before the
+        # GL context exists, which dm_control creates on the first render.
         vis = self.physics.model.vis
         vis.quality.shadowsize = 512
         vis.quality.offsamples = 0
