@@ -23,8 +23,8 @@ COMMANDS = REFERENCE["commands"]
 
 # Keys the reference does not have, with why they are ours. All other keys must match.
 OURS_ONLY = {
-    "id": "run name; the reference builds the same name in its scripts",
-    "logdir": "where runs go; the reference's scripts also pass it",
+    "id": "the run's name (the data leaves the reference's out)",
+    "logdir": "where runs go (the data leaves the reference's out)",
     # The reference always trains in mixed float16 (its precision 16); `auto` picks float16
     # on a GPU, where the paper's runs happened, and float32 on a CPU, which has no float16.
     "precision": "auto: 16 on GPU, 32 on CPU",
@@ -34,8 +34,8 @@ OURS_ONLY = {
     "camera": "the reference's fixed camera choice (quadruped 2, others 0) as a key",
     "probe_every": "our Jacobian-sparsity probe; 0 = off",
     "bbs_spin_quirk": "the reference's BringBackShapes agent-spin behaviour, kept on",
-    "video_every": "the reference logs videos every log_every",
-    "checkpoint_every": "the reference checkpoints every eval_every",
+    "video_every": "the reference writes its open-loop video at every log step",
+    "checkpoint_every": "the reference saves after every eval_every frames of training",
 }
 # The reference's DMC configs lack the BringBackShapes options; ours carry them unused.
 SHARED_KEYS = set().union(*COMMANDS.values())
