@@ -6,7 +6,8 @@ few repeats. Run both settings back to back: machine speed drifts between runs.
 stepped in parallel (fast rendering), total frames/s over all envs; the machine's load average
 is printed first, since other processes share the cores.
 ``--random-return TASK`` instead prints the return of a uniformly random policy on TASK, the
-baseline that learning curves are read against.
+baseline that learning curves are read against. ``--fidelity`` instead compares fast and
+default rendering of the same states on several tasks (how many pixels differ and by how much).
 """
 
 import argparse
@@ -98,6 +99,57 @@ def random_returns(task: str, episodes: int, action_repeat: int) -> np.ndarray:
     return np.array(returns)
 
 
+FIDELITY_TASKS = (
+    "dmc_walker_walk",
+    "dmc_cheetah_run",
+    "dmc_cartpole_swingup",
+    "dmc_quadruped_walk",
+)
+
+
+def render_difference(task: str, decisions: int, seed: int = 0) -> dict[str, float]:
+    """Fast vs default rendering of the same ``decisions + 1`` states (random actions).
+
+    Two envs with the same seed step with the same actions, so their physics states are
+    equal (checked); only the render settings differ. Returns the fraction of pixels with any
+    channel different, the mean |difference| over all values and over those pixels, and the
+    largest |difference|, in 0..255 units.
+    """
+    config = {"action_repeat": 2, "time_limit": 0, "size": [64, 64]}
+    fast, default = (envs.make(task, seed, {**config, "fast_render": on}) for on in (True, False))
+    rng = np.random.default_rng(seed)
+    pairs = [(fast.reset()["image"], default.reset()["image"])]
+    for _ in range(decisions):
+        action = rng.uniform(-1, 1, fast.action_size).astype(np.float32)
+        pairs.append((fast.step(action)["image"], default.step(action)["image"]))
+        if not np.array_equal(fast.physics.get_state(), default.physics.get_state()):
+            raise RuntimeError(f"{task}: the two envs' physics states diverged")
+    fast.close()
+    default.close()
+    images = np.array(pairs, np.int16)  # [N, 2, H, W, 3]
+    diff = np.abs(images[:, 0] - images[:, 1])
+    changed = diff.max(-1) > 0
+    return {
+        "changed_fraction": float(changed.mean()),
+        "mean": float(diff.mean()),
+        "mean_changed": float(diff[changed].mean()) if changed.any() else 0.0,
+        "max": float(diff.max()),
+    }
+
+
+def print_fidelity(tasks: list[str], decisions: int) -> None:
+    """Print `render_difference` for each task, one line each."""
+    print(f"fast vs default render, same states, 64x64, {decisions + 1} frames per task:")
+    for task in tasks:
+        d = render_difference(task, decisions)
+        print(
+            f"  {task:22} {100 * d['changed_fraction']:5.1f}% of pixels differ; "
+            f"mean |diff| {d['mean']:.2f}/255 over all values, "
+            f"{d['mean_changed']:.1f}/255 over changed pixels; max {d['max']:.0f}/255",
+            flush=True,
+        )
+
+
 def main() -> None:
     """Parse arguments and print the median frames/s for each render setting."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,7 +159,15 @@ def main() -> None:
     parser.add_argument("--random-return", metavar="TASK", help="e.g. dmc_walker_stand")
     parser.add_argument("--episodes", type=int, default=20, help="for --random-return")
     parser.add_argument("--action_repeat", type=int, default=4, help="for --random-return")
+    parser.add_argument("--fidelity", action="store_true", help="fast vs default pixels")
+    parser.add_argument("--tasks", nargs="+", default=list(FIDELITY_TASKS), help="for --fidelity")
     args = parser.parse_args()
+    if args.fidelity:
+        try:
+            print_fidelity(args.tasks, args.decisions)
+        except ValueError as error:
+            parser.exit(2, f"error: {error}\n")
+        return
     if args.random_return:
         if not args.random_return.startswith("dmc_"):
             parser.exit(2, "error: --random-return takes a DMC task such as dmc_walker_stand\n")

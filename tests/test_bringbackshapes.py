@@ -311,3 +311,12 @@ def test_invalid_options_are_rejected():
         BringBackShapesEnv(agent_view_size=400)  # an 800-px view does not fit in 700 px
     with pytest.raises(ValueError):
         BringBackShapesEnv(max_objects=0)
+
+
+def test_random_return_benchmark_takes_an_episode_count(capsys):
+    from bringbackshapes.bench import main
+
+    main(["--random-return", "--episodes", "2"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all("over 2 episodes" in line for line in lines)
+    assert "0 distractors" in lines[0] and "2 distractors" in lines[1]

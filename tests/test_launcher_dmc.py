@@ -42,6 +42,8 @@ def first_run(tmp_path_factory):
 def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     _, _, run_dir, result = first_run
     assert "MUJOCO_GL=" in result.stdout  # The chosen GL back-end is announced.
+    assert "replay: up to 150 steps in RAM" in result.stdout  # 300 frames, repeat 2
+    assert "fast_render=auto -> on" in result.stdout  # llvmpipe: the decision is announced
     tags = read_scalars(run_dir)
     for tag in ["model/loss", "model/image_loss", "model/kl", "actor/loss", "value/loss"]:
         assert tag in tags and all(abs(v) < 1e9 for v in tags[tag]), tag
@@ -97,6 +99,7 @@ BAD_ARGS = {
     "unknown config key": ["walker_walk", "DreamerV2", "x", "0.4", "200", "1", "--stepz", "5"],
     "mistyped value": ["walker_walk", "DreamerV2", "x", "0.4", "200", "1", "--steps", "many"],
     "unknown preset": ["walker_walk", "DreamerV2", "x", "0.4", "200", "1", "--configs", "huge"],
+    "bad fast_render": ["walker_walk", "DreamerV2", "x", "0.4", "200", "1", "--fast_render", "x"],
 }
 
 

@@ -4,6 +4,7 @@ Counters are env frames (`step`), which is what every interval in the config is 
 one agent decision is `action_repeat` frames.
 """
 
+import sys
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from vsg.agent import Agent, as_batch
 from vsg.checkpoint import Checkpointer
 from vsg.logger import Logger, video_grid
 from vsg.probe import cheap_probe
-from vsg.replay import Replay
+from vsg.replay import Replay, bytes_per_step, replay_ram_note
 
 TRAIN_KEYS = ("image", "action", "reward", "is_first", "is_terminal")
 
@@ -78,6 +79,11 @@ class Trainer:
         c = self.config
         repeat = c.action_repeat
         obs = self._reset()
+        step_bytes = bytes_per_step(obs, self.env.action_size)
+        note, warning = replay_ram_note(step_bytes, c.steps, repeat, c.dataset_size)
+        print(note, flush=True)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
         policy_state = self.agent.initial_policy_state(1)
         episode_return, episode_length = 0.0, 0
         train_every = Every(c.train_every * repeat, int(self.step.numpy()))

@@ -13,6 +13,7 @@ import time
 
 import envs
 import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
+from envs.gl import parse_fast_render
 from vsg.config import ConfigError, load_config, save_config
 
 MODEL_TYPES = ("rssm", "srssm")
@@ -35,6 +36,7 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
     # Checked against names, not the registries, so bad input fails before TensorFlow loads;
     # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
     if config.model_type not in MODEL_TYPES:
@@ -73,17 +75,19 @@ def lock_or_exit(run_dir):
     return handle
 
 
-def parse_or_exit(argv):
+def parse_or_exit(argv, will_render=True):
     """The validated config, or a one-line error and exit status 2.
 
     TensorFlow is imported between the cheap checks and the task check: checking a DMC task
     loads MuJoCo's GL libraries, and once those are loaded, importing TensorFlow 2.21 leads
-    to a segfault at the first render even with the flag set in `vsg/__init__.py`.
+    to a segfault at the first render even with the flag set in `vsg/__init__.py`. A process
+    that will not render (a dry run) skips that slow import.
     """
     try:
         config = load_config(argv)
         validate(config)
-        import tensorflow  # noqa: F401
+        if will_render:
+            import tensorflow  # noqa: F401
 
         envs.validate_task(config.task)
     except (ConfigError, ValueError) as error:
@@ -96,7 +100,7 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
     argv = [arg for arg in argv if arg != "--dry_run"]
-    config = parse_or_exit(argv)
+    config = parse_or_exit(argv, will_render=not dry_run)
     run_dir = run_directory(config)
     if dry_run:
         print(f"run directory: {run_dir}")
