@@ -309,5 +309,7 @@ def test_topdown_view_tints_only_the_camera_box():
 def test_invalid_options_are_rejected():
     with pytest.raises(ValueError):
         BringBackShapesEnv(agent_view_size=400)  # an 800-px view does not fit in 700 px
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_objects"):
         BringBackShapesEnv(max_objects=0)
+    with pytest.raises(ValueError, match="agent_view_size"):
+        BringBackShapesEnv(agent_view_size=0)  # would render one colour
