@@ -67,9 +67,9 @@ def test_rerun_resumes_at_the_saved_step(first_run):
 
 def test_a_second_process_on_a_busy_run_directory_exits_2_untouched(first_run):
     cwd, args, run_dir, _ = first_run
-    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
     with open(run_dir / "run.lock", "a") as held:  # as a running trainer holds it
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
         result = launch([*args, "--steps", "500"], cwd)
     assert result.returncode == 2
     assert "in use by another training process" in result.stderr

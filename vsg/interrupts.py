@@ -29,8 +29,10 @@ def _raise_terminated(signum, frame):
 
 
 def stop_on_sigterm():
-    """From now on SIGTERM raises `Terminated` in the main thread (call from the main thread)."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    """From now on SIGTERM raises `Terminated` (only the main thread may set this; elsewhere,
+    e.g. a run inside a thread of a bigger program, SIGTERM keeps its handler)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def exit_status(interrupt):

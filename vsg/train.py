@@ -92,7 +92,7 @@ def lock_or_exit(run_dir):
 
 def unlock(handle):
     """Deletes `run.lock`, then releases the lock (in this order, see `lock_or_exit`)."""
-    os.unlink(handle.name)
+    pathlib.Path(handle.name).unlink(missing_ok=True)
     handle.close()
 
 
