@@ -43,6 +43,13 @@ def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     _, _, run_dir, result = first_run
     assert "MUJOCO_GL=" in result.stdout  # The chosen GL back-end is announced.
     assert not (run_dir / "run.lock").exists()  # removed on a clean exit
+    # The console: one plain line per phase state (stdout is a pipe), in env frames, and none
+    # of TensorFlow's start-up messages.
+    assert "\r" not in result.stdout
+    assert "prefill done: 200 env frames (100 decisions)" in result.stdout
+    assert "pretrain 1/1 updates (100%)" in result.stdout
+    assert "train 300/300 frames (100%)" in result.stdout
+    assert "cuInit" not in result.stderr and "absl" not in result.stderr, result.stderr
     tags = read_scalars(run_dir)
     for tag in ["model/loss", "model/image_loss", "model/kl", "actor/loss", "value/loss"]:
         assert tag in tags and all(abs(v) < 1e9 for v in tags[tag]), tag
@@ -60,7 +67,7 @@ def test_rerun_resumes_at_the_saved_step(first_run):
     result = launch([*args, "--steps", "400"], cwd)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed from checkpoint at env frame 300" in result.stdout
-    assert "pretraining" not in result.stdout  # The update counter was restored too.
+    assert "pretrain" not in result.stdout  # The update counter was restored too.
     steps = [json.loads(line)["step"] for line in open(run_dir / "metrics.jsonl")]
     assert steps == sorted(steps) and steps[-1] == 400 and 300 in steps
 
