@@ -31,7 +31,8 @@ boolean() { [[ "$2" =~ ^(True|False)$ ]] || usage "$1 must be True or False, got
 [[ "$SUFFIX" =~ ^[A-Za-z0-9._-]+$ ]] || usage "SUFFIX may use letters, digits, . _ -, got '$SUFFIX'"
 [[ "$ENV_TYPE" =~ ^(sparse|dense)$ ]] || usage "ENV_TYPE must be sparse or dense, got '$ENV_TYPE'"
 positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || usage "$1 must be a positive integer, got '$2'"; }
-count TL "$TL"; count DISTR "$DISTR"; count SEED "$SEED"; positive OBJS "$OBJS"; positive VIEW "$VIEW"
+count TL "$TL"; count DISTR "$DISTR"; count SEED "$SEED"
+positive OBJS "$OBJS"; positive VIEW "$VIEW"
 boolean VAR_OBJS "$VAR_OBJS"; boolean VAR_DISTR "$VAR_DISTR"; boolean VAR_GOAL "$VAR_GOAL"
 [[ "$SCALE" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ! "$SCALE" =~ ^0*\.?0*$ ]] \
   || usage "SCALE must be a positive number, got '$SCALE'"
