@@ -47,6 +47,19 @@ def validate_task(task: str) -> None:
         )
 
 
+def check_options(task: str, config: Mapping[str, Any]) -> None:
+    """Raise ValueError (one line, naming the option) if ``task``'s env rejects ``config``.
+
+    BringBackShapes checks its options (shape count, view size, arena scale, ...) by building
+    one game, which takes milliseconds and writes nothing. DMC reads few options, checked with
+    the rest of the config by ``vsg.train``.
+    """
+    if task.startswith(BBS_PREFIX):
+        from envs.bbs import make_bbs
+
+        make_bbs(task, 0, config).close()
+
+
 def make(task: str, seed: int, config: Mapping[str, Any]) -> Any:
     """Build the env for ``task`` seeded with ``seed``; ValueError for unknown tasks.
 

@@ -2,7 +2,8 @@
 
 dm_control and mujoco read ``MUJOCO_GL`` once, when they are first imported, and their default
 (glfw) needs a display. So :func:`setup` must run before ``dm_control`` is imported; ``envs.dmc``
-calls it at the top of the module. A value the user exported is always respected.
+calls it at the top of the module. A value the user exported is respected if it can render
+(egl or osmesa whose libraries load, or glfw with a display); any other is a `BackendError`.
 
 :func:`fast_render_enabled` resolves the ``fast_render`` setting; ``auto`` asks the GL
 renderer whether it is a software rasteriser.
@@ -30,7 +31,13 @@ INSTALL_HINT = (
     "OSMesa (apt-get install -y libosmesa6), or set MUJOCO_GL yourself"
 )
 
+HEADLESS = ("egl", "osmesa")
+
 _chosen: str | None = None
+
+
+class BackendError(ValueError):
+    """No usable OpenGL back-end for rendering; the one-line message says what to do."""
 
 
 def _loads(name: str) -> bool:
@@ -63,18 +70,42 @@ def available_backend() -> str | None:
     return None
 
 
+def check_user_backend(value: str, environ: Mapping[str, str]) -> None:
+    """Raise BackendError naming ``value`` if the user's ``MUJOCO_GL`` cannot render here."""
+    if value == "glfw":
+        if not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
+            raise BackendError(
+                "MUJOCO_GL=glfw needs a display and none is set (no DISPLAY); unset "
+                "MUJOCO_GL to render headless, or set it to egl or osmesa."
+            )
+        return
+    if value not in HEADLESS:
+        raise BackendError(
+            f"MUJOCO_GL={value!r} cannot render pixels: use egl, osmesa or (with a display) "
+            "glfw, or unset it to choose automatically."
+        )
+    groups = _EGL_LIBS if value == "egl" else _osmesa_groups()
+    if not libraries_load(groups):
+        raise BackendError(
+            f"MUJOCO_GL={value} is set but its libraries do not load; install them or unset "
+            "MUJOCO_GL to choose automatically."
+        )
+
+
 def choose_backend(environ: Mapping[str, str]) -> tuple[str, bool]:
     """Decide the back-end for ``environ`` without changing anything.
 
-    Returns ``(backend, user_set)``. Raises RuntimeError, naming the packages to install, when the
-    user set nothing and no headless back-end can be loaded.
+    Returns ``(backend, user_set)``. Raises BackendError when the user's ``MUJOCO_GL`` cannot
+    render, or, naming the packages to install, when the user set nothing and no headless
+    back-end can be loaded.
     """
     user_value = environ.get("MUJOCO_GL", "")
     if user_value:
+        check_user_backend(user_value, environ)
         return user_value, True
     backend = available_backend()
     if backend is None:
-        raise RuntimeError(f"No headless OpenGL back-end for MuJoCo rendering: {INSTALL_HINT}.")
+        raise BackendError(f"No headless OpenGL back-end for MuJoCo rendering: {INSTALL_HINT}.")
     return backend, False
 
 

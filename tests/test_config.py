@@ -152,3 +152,12 @@ def test_validation_name_lists_match_the_registries():
     from vsg.train import CELL_NAMES, MODEL_TYPES
 
     assert set(MODEL_TYPES) == set(DYNAMICS) and set(CELL_NAMES) == set(CELLS)
+
+
+def test_tensorflow_start_up_messages_only_with_verbose():
+    """TensorFlow loads before the task check; its messages show only with --verbose."""
+    args = ("--configs", "dmc", "tiny", "--task", "dmc_walker_fly")  # fails after the import
+    quiet, loud = run_train(*args), run_train(*args, "--verbose")
+    assert quiet.returncode == loud.returncode == 2
+    assert quiet.stderr.strip().splitlines() == loud.stderr.strip().splitlines()[-1:]
+    assert "walker_fly" in quiet.stderr and len(loud.stderr.strip().splitlines()) > 1

@@ -1,4 +1,4 @@
-"""Tests for the world-model and behaviour losses against closed forms (vsg-spec 3.1, 3.3)."""
+"""Tests for the world-model and behaviour losses against closed forms."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,7 @@
-"""Actor-critic trained in imagination with dynamics back-propagation (vsg-spec 3.3)."""
+"""Actor-critic trained in imagination with dynamics back-propagation, as in DreamerV2.
+
+Hafner et al., "Mastering Atari with Discrete World Models", ICLR 2021; VSG keeps it unchanged.
+"""
 
 import tensorflow as tf
 

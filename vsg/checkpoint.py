@@ -3,13 +3,17 @@
 `<run>/checkpoint/` is either the complete previous checkpoint or the complete new one:
 the new one is written to `checkpoint.tmp/`, the old one is renamed to `checkpoint.old/`,
 the new one is renamed into place, and only then is the old one deleted. If the process dies
-between the two renames, `restore` falls back to `checkpoint.old/`.
+between the two renames, `restore` falls back to `checkpoint.old/`; a `checkpoint.tmp/` left by
+a process that died while writing is deleted by `restore`. Ctrl-C and SIGTERM cannot cut a
+save short: they take effect once it is done (`vsg.interrupts.uninterruptible`).
 """
 
 import pathlib
 import shutil
 
 import tensorflow as tf
+
+from vsg.interrupts import uninterruptible
 
 
 class Checkpointer:
@@ -24,21 +28,25 @@ class Checkpointer:
         return self.directory.with_name(self.directory.name + suffix)
 
     def save(self):
+        """Writes a complete new checkpoint in place of the old one."""
         tmp, old = self._sibling(".tmp"), self._sibling(".old")
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        self.checkpoint.write(str(tmp / "ckpt"))
-        if self.directory.exists():
+        with uninterruptible("saving a checkpoint"):
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            self.checkpoint.write(str(tmp / "ckpt"))
+            if self.directory.exists():
+                if old.exists():
+                    shutil.rmtree(old)
+                self.directory.rename(old)
+            tmp.rename(self.directory)
             if old.exists():
                 shutil.rmtree(old)
-            self.directory.rename(old)
-        tmp.rename(self.directory)
-        if old.exists():
-            shutil.rmtree(old)
 
     def restore(self):
         """Restores the latest complete checkpoint; returns False if there is none."""
-        old = self._sibling(".old")
+        tmp, old = self._sibling(".tmp"), self._sibling(".old")
+        if tmp.exists():  # a write that never finished
+            shutil.rmtree(tmp)
         if not self.directory.exists() and old.exists():
             old.rename(self.directory)
         if not self.directory.exists():

@@ -2,11 +2,14 @@
 
 Resolves and validates the config (exit 2 on bad input, before anything is created), builds
 the envs, the agent, the replay and the logger, restores the last checkpoint of the run
-directory if there is one, and runs the collect / train / evaluate loop.
+directory if there is one, and runs the collect / train / evaluate loop. Ctrl-C and SIGTERM
+save a checkpoint and exit with status 130 and 143; rerunning the same command resumes.
+TensorFlow's start-up messages are hidden unless `--verbose` is given.
 """
 
 import fcntl
 import json
+import os
 import pathlib
 import sys
 import time
@@ -15,6 +18,10 @@ import envs
 import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
 from envs.gl import parse_fast_render
 from vsg.config import ConfigError, load_config, save_config
+from vsg.interrupts import exit_status, stop_on_sigterm
+from vsg.quiet import import_tensorflow
+
+FLAGS = ("--dry_run", "--verbose")  # options of this command, not config keys
 
 MODEL_TYPES = ("rssm", "srssm")
 CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
@@ -59,20 +66,36 @@ def run_directory(config):
 
 
 def lock_or_exit(run_dir):
-    """An exclusive lock on `run_dir`, held while the returned file stays open.
+    """An exclusive lock on `run_dir` (its file `run.lock`), held until `unlock`.
 
     Two processes training into one run directory would overwrite each other's checkpoints
-    and episodes, so a second one exits 2 before it writes anything. The kernel drops the
-    lock when its holder dies, even by SIGKILL, so no stale lock survives a crash.
+    and episodes, so a second one exits 2 before it writes anything; so does a run directory
+    that cannot be created or written. The kernel drops the lock when its holder dies, even by
+    SIGKILL; the empty `run.lock` then left behind is harmless.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / "run.lock", "a")
+    path = run_dir / "run.lock"
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"error: {run_dir} is in use by another training process", file=sys.stderr)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = open(path, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"error: {run_dir} is in use by another training process", file=sys.stderr)
+                sys.exit(2)
+            # `unlock` deletes the file; a lock taken on a file just deleted protects nothing.
+            if os.path.exists(path) and os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
+                return handle
+            handle.close()
+    except OSError as error:
+        print(f"error: cannot write to {run_dir}: {error.strerror}", file=sys.stderr)
         sys.exit(2)
-    return handle
+
+
+def unlock(handle):
+    """Deletes `run.lock`, then releases the lock (in this order, see `lock_or_exit`)."""
+    pathlib.Path(handle.name).unlink(missing_ok=True)
+    handle.close()
 
 
 def parse_or_exit(argv, will_render=True):
@@ -87,9 +110,9 @@ def parse_or_exit(argv, will_render=True):
         config = load_config(argv)
         validate(config)
         if will_render:
-            import tensorflow  # noqa: F401
-
+            import_tensorflow(verbose="--verbose" in argv)
         envs.validate_task(config.task)
+        envs.check_options(config.task, config)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
@@ -99,7 +122,6 @@ def parse_or_exit(argv, will_render=True):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
-    argv = [arg for arg in argv if arg != "--dry_run"]
     config = parse_or_exit(argv, will_render=not dry_run)
     run_dir = run_directory(config)
     if dry_run:
@@ -110,17 +132,19 @@ def main(argv=None):
     from vsg.loop import Trainer
 
     lock = lock_or_exit(run_dir)
-    save_config(config, run_dir / "config.yaml")
-    (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
-    print(f"run directory: {run_dir}", flush=True)
+    stop_on_sigterm()
     start = time.time()
     try:
+        save_config(config, run_dir / "config.yaml")
+        command = " ".join(arg for arg in argv if arg not in FLAGS)
+        (run_dir / "command.txt").write_text(f"python -m vsg.train {command}\n")
+        print(f"run directory: {run_dir}", flush=True)
         Trainer(config, run_dir).run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("stopped; rerun the same command to resume", flush=True)
-        sys.exit(130)
+        sys.exit(exit_status(interrupt))
     finally:
-        lock.close()
+        unlock(lock)
     print(f"done in {time.time() - start:.0f} s", flush=True)
 
 
