@@ -14,6 +14,7 @@ import time
 import envs
 import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
 from vsg.config import ConfigError, load_config, save_config
+from vsg.rundir import is_done, write_done
 
 MODEL_TYPES = ("rssm", "srssm")
 CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
@@ -102,6 +103,9 @@ def main(argv=None):
         print(f"run directory: {run_dir}")
         print(json.dumps(dict(config), sort_keys=True))
         return
+    if is_done(run_dir, config.steps):  # a rerun of a finished run (e.g. by a sweep)
+        print(f"{run_dir} already completed {config.steps} steps; nothing to do", flush=True)
+        return
     # Heavy imports only after the arguments are known to be good.
     from vsg.loop import Trainer
 
@@ -111,7 +115,9 @@ def main(argv=None):
     print(f"run directory: {run_dir}", flush=True)
     start = time.time()
     try:
-        Trainer(config, run_dir).run()
+        trainer = Trainer(config, run_dir)
+        trainer.run()
+        write_done(run_dir, int(trainer.step.numpy()), config.steps)
     except KeyboardInterrupt:
         print("stopped; rerun the same command to resume", flush=True)
         sys.exit(130)
