@@ -108,3 +108,15 @@ def test_resume_appends_to_metrics(tmp_path):
     records = read_jsonl(tmp_path / "metrics.jsonl")
     assert [(r["step"], r["eval_return"]) for r in records] == [(100, 1.0), (300, 2.0)]
     assert scalar_values(read_events(tmp_path), "scalars/eval_return") == [(100, 1.0), (300, 2.0)]
+
+
+def test_resume_drops_records_logged_after_the_checkpoint(tmp_path):
+    # A run logged steps 100-300, was checkpointed at 200 and then killed mid-write.
+    lines = [json.dumps({"step": step, "eval_return": 1.0}) for step in (100, 200, 300)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 4')
+    resumed = Logger(tmp_path, total_steps=1000, step=200)
+    resumed.scalar("eval_return", 2.0)
+    resumed.write(300)
+    resumed.close()
+    records = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [(r["step"], r["eval_return"]) for r in records] == [(100, 1.0), (200, 1.0), (300, 2.0)]

@@ -23,6 +23,7 @@ import tensorflow as tf
 from PIL import Image
 
 from vsg.replay import atomic_write_bytes
+from vsg.rundir import drop_metrics_after
 
 VIDEO_FPS = 20
 _CONSOLE_SCALARS = ("train/return", "eval/return")
@@ -87,7 +88,8 @@ class Logger:
 
     Args:
         logdir: run directory; created if missing. `metrics.jsonl` is appended to, so a
-            resumed run continues the same file.
+            resumed run continues the same file (after dropping records past `step`, which
+            a run killed after its last checkpoint had written).
         total_steps: the run's budget in environment frames, for the ETA.
         step: the environment frame the run starts (or resumes) at, for fps and ETA.
     """
@@ -95,6 +97,7 @@ class Logger:
     def __init__(self, logdir: str | os.PathLike, total_steps: int, step: int = 0):
         self._logdir = Path(logdir)
         self._logdir.mkdir(parents=True, exist_ok=True)
+        drop_metrics_after(self._logdir, step)
         self._total_steps = int(total_steps)
         self._start = (int(step), time.monotonic())
         self._last = self._start

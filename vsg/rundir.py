@@ -39,6 +39,20 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
     return records
 
 
+def drop_metrics_after(run_dir: str | os.PathLike, step: int) -> None:
+    """Rewrites RUN_DIR/metrics.jsonl (atomically) without records past `step`.
+
+    A run killed after its last checkpoint logged steps it will log again once resumed from
+    that checkpoint; dropping them first keeps the steps in the file increasing.
+    """
+    records = read_metrics(run_dir)
+    kept = [record for record in records if record["step"] <= step]
+    path = pathlib.Path(run_dir) / METRICS_FILE
+    if path.exists() and len(kept) != len(path.read_text().splitlines()):
+        text = "".join(json.dumps(record) + "\n" for record in kept)
+        atomic_write_bytes(path, text.encode())
+
+
 def read_curve(run_dir: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of scalar `name` from RUN_DIR/metrics.jsonl; records without it skipped."""
     pairs = [(r["step"], r[name]) for r in read_metrics(run_dir) if r.get(name) is not None]
