@@ -13,11 +13,12 @@ import contextlib
 import os
 import pathlib
 import shlex
+import signal
 import sys
 import time
 
 from vsg.rundir import is_done
-from vsg.sweep.runner import RunCrashed, RunFailed, execute, run_files
+from vsg.sweep.runner import RunCrashed, RunFailed, execute, run_files, stop_file
 from vsg.sweep.spec import ROOT, SpecError, Sweep, load_sweep
 from vsg.sweep.status import plain_line, render, run_status, totals, write_status
 
@@ -142,8 +143,7 @@ class Scheduler:
         for run in self.waiting:
             self.states[run.name] = "stopped"
         self.waiting = []
-        for ref in self.inflight:
-            self.ray.cancel(ref)
+        stop_file(str(self.sweep_dir)).touch()
 
     def rows(self):
         return [
@@ -198,6 +198,10 @@ def report_failures(rows, sweep: Sweep, sweep_dir: pathlib.Path) -> None:
             print("\n".join(f"  | {line}" for line in tail), file=sys.stderr)
 
 
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -219,7 +223,9 @@ def main(argv=None):
     )
     check_fits(ray, sweep)
     (sweep_dir / "runs").mkdir(parents=True, exist_ok=True)
+    stop_file(str(sweep_dir)).unlink(missing_ok=True)  # left by a sweep stopped before
     scheduler = Scheduler(ray, sweep, sweep_dir)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` or a cluster scheduler: stop like Ctrl-C
     rows = drive(scheduler, sweep.name)
     ray.shutdown()
     report_failures(rows, sweep, sweep_dir)

@@ -15,6 +15,7 @@ A launcher process dies with the Ray worker that started it (SIGTERM via PR_SET_
 so a lost worker or node never leaves a trainer behind holding the run directory's lock.
 """
 
+import contextlib
 import ctypes
 import fcntl
 import json
@@ -33,6 +34,7 @@ from vsg.sweep.spec import Resources, Run
 
 LOCK_WAIT_SECONDS = 600  # a stopped trainer may still be saving its checkpoint
 STOP_WAIT_SECONDS = 300  # time a stopped run gets to save before it is killed
+POLL_SECONDS = 1.0
 
 
 class RunCrashed(Exception):
@@ -79,10 +81,17 @@ def run_environment(resources: Resources) -> dict[str, str]:
     return env
 
 
-def die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the Ray worker that started it dies."""
+def prepare_child() -> None:
+    """In the child before exec: SIGTERM when the Ray worker that started it dies, and SIGINT
+    delivered, so that the trainer saves and exits when the sweep stops it.
+
+    The child would otherwise inherit the signal mask of Ray's task thread (which blocks
+    signals) and, from a sweep started in the background by a shell, an ignored SIGINT.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_lock(run_dir: str) -> None:
@@ -112,6 +121,19 @@ def last_line(log: pathlib.Path, offset: int) -> str:
     return lines[-1][:500] if lines else ""
 
 
+def stop_file(sweep_dir: str) -> pathlib.Path:
+    """Created by the sweep when it stops (Ctrl-C); its tasks then stop their runs.
+
+    A file rather than ray.cancel(): Ray delivers a cancellation to a running task only once
+    it returns to Python, which a task waiting for its process does not.
+    """
+    return pathlib.Path(sweep_dir) / "stop"
+
+
+def stop_requested(sweep_dir: str) -> bool:
+    return stop_file(sweep_dir).exists()
+
+
 def signalled(status: int) -> bool:
     """Ended by a signal: killed (negative status) or a trainer that caught one (130, 143)."""
     return status < 0 or status in (130, 137, 143)
@@ -119,7 +141,8 @@ def signalled(status: int) -> bool:
 
 def stop(process: subprocess.Popen) -> int:
     """Stops the command like Ctrl-C (the trainer saves a checkpoint); kills it if it hangs."""
-    os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(ProcessLookupError):  # it may have ended on its own
+        os.killpg(process.pid, signal.SIGINT)
     try:
         return process.wait(timeout=STOP_WAIT_SECONDS)
     except subprocess.TimeoutExpired:
@@ -134,14 +157,20 @@ def execute(run: Run, sweep_dir: str, resources: Resources) -> str:
     """
     if is_done(run.run_dir, run.steps):
         return "done"
+    if stop_requested(sweep_dir):
+        return "stopped"
     attempts_file, log = run_files(sweep_dir, run)
     attempts = read_attempts(attempts_file)
-    record = {"attempt": len(attempts) + 1, "node": socket.gethostname(), "start": time.time()}
+    import ray  # in the Ray worker; the sweep itself imports Ray only once configured
+
+    node = ray.get_runtime_context().get_node_id()
+    record = {"attempt": len(attempts) + 1, "host": socket.gethostname(), "node": node}
+    record["start"] = time.time()
     attempts.append(record)
     write_attempts(attempts_file, attempts)
     wait_for_lock(run.run_dir)
     with open(log, "ab") as output:
-        output.write(f"=== attempt {record['attempt']} on {record['node']}\n".encode())
+        output.write(f"=== attempt {record['attempt']} on {record['host']}\n".encode())
         output.flush()
         offset = output.tell()
         process = subprocess.Popen(
@@ -152,17 +181,17 @@ def execute(run: Run, sweep_dir: str, resources: Resources) -> str:
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches the sweep, not the runs
-            preexec_fn=die_with_parent,
+            preexec_fn=prepare_child,
         )
         record["pid"] = process.pid
         write_attempts(attempts_file, attempts)
-        try:
-            status = process.wait()
-        except KeyboardInterrupt:  # ray.cancel(): the sweep is stopping
-            status = stop(process)
-            record.update(end=time.time(), exit=status, stopped=True)
-            write_attempts(attempts_file, attempts)
-            return "stopped"
+        while process.poll() is None:
+            if stop_requested(sweep_dir):
+                record.update(end=time.time(), exit=stop(process), stopped=True)
+                write_attempts(attempts_file, attempts)
+                return "stopped"
+            time.sleep(POLL_SECONDS)
+        status = process.returncode
     record.update(end=time.time(), exit=status, last_line=last_line(log, offset))
     write_attempts(attempts_file, attempts)
     if status == 0 and is_done(run.run_dir, run.steps):
