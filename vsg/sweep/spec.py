@@ -191,8 +191,8 @@ def check_launcher(script: pathlib.Path, words: list[str], cwd: pathlib.Path, re
 
 def resolve(spec: dict, cwd: pathlib.Path) -> list[Run]:
     """Validates every cell with its launcher and the trainer's checks; returns the runs."""
-    script = ROOT / LAUNCHERS[spec["launcher"]].script
     grid = cells(spec)
+    script = ROOT / LAUNCHERS[spec["launcher"]].script
     with tempfile.TemporaryDirectory() as folder:
         recorder = pathlib.Path(folder) / "python"
         recorder.write_text(RECORDER)
