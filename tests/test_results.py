@@ -113,6 +113,8 @@ def test_bootstrap_interval_contains_the_true_mean():
     low, high = result.interval["VSG_x"][:, 1]  # the mean
     assert low < 0.6 < high and high - low < 0.1
     assert result.point["VSG_x"][1] == pytest.approx(scores.mean() / 1000)
+    again = aggregate(table, reps=1000, seed=0)  # the same seed, the same intervals
+    assert np.array_equal(again.interval["VSG_x"], result.interval["VSG_x"])
 
 
 def test_probability_of_improvement_matches_rliable():

@@ -48,7 +48,7 @@ def plot_task(axis, curves: list[Curve], columns, colors, suite: Suite, window: 
         low, high = np.clip(low, 0, suite.max_score), np.clip(high, 0, suite.max_score)
         axis.fill_between(x, low, high, color=colors[column], alpha=0.15, lw=0)
     axis.set_title(curves[0].task.removeprefix(suite.prefix), fontsize=9)
-    axis.set_xlabel("env frames" if suite.name == "dmc" else "physics steps", fontsize=8)
+    axis.set_xlabel(suite.unit, fontsize=8)
     axis.set_ylabel("episode return", fontsize=8)
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)
@@ -107,7 +107,7 @@ def plot_aggregates(aggregates: Aggregates, path: pathlib.Path) -> None:
     axes[0].set_yticks(range(len(methods)), methods, fontsize=9)
     table = aggregates.table
     figure.suptitle(
-        f"{table.suite.name} at {table.budget:,} frames: estimate (line) and 95 % "
+        f"{table.suite.at(table.budget)}: estimate (line) and 95 % "
         "stratified-bootstrap CI (bar); lower is better for the optimality gap",
         fontsize=9,
     )
@@ -134,7 +134,7 @@ def plot_profiles(aggregates: Aggregates, path: pathlib.Path, reps: int, seed: i
     handles = [plt.Line2D([], [], color=column_colors(methods)[m], lw=2) for m in methods]
     figure.legend(handles, methods, loc="outside right center", fontsize=8)
     table = aggregates.table
-    axis.set_title(f"{table.suite.name} at {table.budget:,} frames", fontsize=10)
+    axis.set_title(table.suite.at(table.budget), fontsize=10)
     save(figure, path)
 
 

@@ -27,11 +27,16 @@ class Suite:
     max_score: float  # normalised score = return / max_score
     budgets: tuple[int, ...]  # env frames (BBS: physics steps)
     window: int  # the published curves' bin width
+    unit: str  # what budgets count
+
+    def at(self, budget: int) -> str:
+        """E.g. "bbs at 2,400,000 physics steps"."""
+        return f"{self.name} at {budget:,} {self.unit}"
 
 
 SUITES = (
-    Suite("dmc", "dmc_", 1000.0, (500_000, 1_000_000), 50_000),
-    Suite("bbs", "bringbackshapes_", 5.0, (2_400_000,), 100_000),
+    Suite("dmc", "dmc_", 1000.0, (500_000, 1_000_000), 50_000, "env frames"),
+    Suite("bbs", "bringbackshapes_", 5.0, (2_400_000,), 100_000, "physics steps"),
 )
 # The published BringBackShapes file calls VSG "VSGC" (VSG with the continuous-gate prior).
 PAPER_METHOD_NAMES = {"VSGC": "VSG"}

@@ -8,7 +8,6 @@ probability of improvement P(X > Y) between methods.
 
 import dataclasses
 import itertools
-import warnings
 
 import numpy as np
 from rliable import library as rly
@@ -34,14 +33,11 @@ def aggregate_metrics(scores: np.ndarray) -> np.ndarray:
 def interval_estimates(scores: dict, func, reps: int, seed: int) -> tuple[dict, dict]:
     """rliable's stratified bootstrap of `func` over {name: [runs, tasks]}, seeded.
 
-    rliable seeds arch's bootstrap with a RandomState, which arch 7 accepts with a
-    FutureWarning that says nothing to our users, so that one warning is silenced.
+    rliable 1.2 draws its resampling indices from NumPy's global generator (its
+    `random_state` argument only reaches arch), so that generator is seeded here.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "random_state is deprecated", FutureWarning)
-        return rly.get_interval_estimates(
-            scores, func, reps=reps, random_state=np.random.RandomState(seed)
-        )
+    np.random.seed(seed)
+    return rly.get_interval_estimates(scores, func, reps=reps)
 
 
 def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
@@ -104,7 +100,7 @@ def aggregate(table: Table, reps: int = 2000, seed: int = 0) -> Aggregates:
 def to_markdown(aggregates: Aggregates) -> str:
     """The interval estimates and probabilities of improvement as Markdown tables."""
     table = aggregates.table
-    title = f"{table.suite.name} at {table.budget:,} frames"
+    title = table.suite.at(table.budget)
     lines = [
         f"### Aggregates: {title} (normalised, 95 % stratified-bootstrap CIs)",
         "",

@@ -106,7 +106,7 @@ def to_markdown(table: Table) -> str:
     """A Markdown table: tasks x columns, "mean ± std (seeds)", and a mean-over-tasks row."""
     suite = table.suite
     lines = [
-        f"### {suite.name} at {table.budget:,} frames (window {table.window:,})",
+        f"### {suite.at(table.budget)} (window {table.window:,})",
         "",
         "| task | " + " | ".join(table.columns) + " |",
         "|---" * (len(table.columns) + 1) + "|",

@@ -88,8 +88,6 @@ def outcome(ray, ref) -> tuple[str, str]:
     """(final state, error) of a finished task."""
     try:
         return ray.get(ref), ""
-    except ray.exceptions.TaskCancelledError:
-        return "stopped", ""
     except ray.exceptions.RayTaskError as error:
         cause = error.cause
         if isinstance(cause, RunFailed | RunCrashed):
@@ -121,6 +119,7 @@ class Scheduler:
         self.waiting = [run for run in sweep.runs if self.states[run.name] == "pending"]
         self.inflight = {}
         self.stopping = False
+        self.last_line = 0.0  # when show() last printed a progress line
         self.start_frames = totals(self.rows(), 0, self.started).frames
 
     def step(self) -> bool:
@@ -155,36 +154,43 @@ class Scheduler:
 
 
 def drive(scheduler: Scheduler, name: str) -> list:
-    """Runs the scheduler to the end, refreshing the table and status.json."""
+    """Runs the scheduler to the end, refreshing the table and status.json.
+
+    The first Ctrl-C (or SIGTERM) stops the sweep: every run saves a checkpoint and exits.
+    A second one leaves at once; the runs still stop, as they watch the stop file.
+    """
     from rich.console import Console
     from rich.live import Live
 
     console = Console()
-    status_file = scheduler.sweep_dir / "status.json"
     live = Live(console=console, auto_refresh=False) if console.is_terminal else None
-    last_plain, rows = 0.0, scheduler.rows()
+    busy, rows = True, scheduler.rows()
     with live or contextlib.nullcontext():
-        while True:
+        while busy:
             try:
                 busy = scheduler.step()
+                rows = show(scheduler, name, live)
             except KeyboardInterrupt:
                 if scheduler.stopping:
-                    raise
+                    console.print("quit; the runs are still stopping (see status.json)")
+                    sys.exit(130)
                 console.print("stopping: every run saves a checkpoint (Ctrl-C again to quit)")
                 scheduler.stop()
-                continue
-            rows = scheduler.rows()
-            summary = totals(rows, scheduler.start_frames, scheduler.started)
-            write_status(status_file, name, rows, summary)
-            if live:
-                live.update(render(name, rows, summary), refresh=True)
-            elif time.time() - last_plain > PLAIN_EVERY_SECONDS or not busy:
-                print(plain_line(summary), flush=True)
-                last_plain = time.time()
-            if not busy:
-                break
     if not live:
-        console.print(render(name, rows, summary))
+        console.print(render(name, rows, totals(rows, scheduler.start_frames, scheduler.started)))
+    return rows
+
+
+def show(scheduler: Scheduler, name: str, live) -> list:
+    """Refreshes status.json and the table (or, without a terminal, prints a line a minute)."""
+    rows = scheduler.rows()
+    summary = totals(rows, scheduler.start_frames, scheduler.started)
+    write_status(scheduler.sweep_dir / "status.json", name, rows, summary)
+    if live:
+        live.update(render(name, rows, summary), refresh=True)
+    elif time.time() - scheduler.last_line > PLAIN_EVERY_SECONDS:
+        print(plain_line(summary), flush=True)
+        scheduler.last_line = time.time()
     return rows
 
 

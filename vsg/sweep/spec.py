@@ -31,7 +31,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 import envs
-from vsg.config import ConfigError, load_config
+from vsg.config import ConfigError, load_config, load_presets
 from vsg.train import run_directory, validate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -204,12 +204,12 @@ def resolve(spec: dict, cwd: pathlib.Path) -> list[Run]:
                     grid,
                 )
             )
-    runs, errors = [], []
+    runs, errors, presets = [], [], load_presets()
     for (name, positional, flags), (status, stderr, argv) in zip(grid, checked, strict=True):
         try:
             if status != 0:
                 raise SpecError(stderr.strip().splitlines()[-1] if stderr.strip() else status)
-            config = load_config(argv)
+            config = load_config(argv, presets)
             validate(config)
             envs.validate_task(config.task)
         except (ConfigError, ValueError) as error:
