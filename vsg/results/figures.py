@@ -35,13 +35,15 @@ def column_colors(columns: list[str]) -> dict[str, tuple]:
     return colors
 
 
-def plot_task(axis, curves: list[Curve], columns, colors, suite: Suite, window: float):
-    """One task's panel: per column, the mean over seeds and its 95 % band (within 0..max)."""
+def plot_task(axis, curves: list[Curve], columns, colors, suite: Suite, window, x_max):
+    """One task's panel up to `x_max`: per column, the mean over seeds and its 95 % band."""
     for column in columns:
         group = [curve for curve in curves if column_of(curve) == column]
         if not group:
             continue
         x, mean, low, high = curve_band(group, window)
+        keep = x <= x_max
+        x, mean, low, high = x[keep], mean[keep], low[keep], high[keep]
         style = "--" if column.startswith("paper ") else "-"
         label = f"{column} ({len(group)} seeds)"
         axis.plot(x, mean, style, color=colors[column], label=label, lw=1.5)
@@ -65,7 +67,8 @@ def plot_curves(curves: list[Curve], suite: Suite, window: float, path: pathlib.
         nrows, ncols, figsize=(3.6 * ncols, 2.8 * nrows + 0.8), squeeze=False, layout="constrained"
     )
     for axis, task in zip(axes.flat, tasks, strict=False):
-        plot_task(axis, [c for c in curves if c.task == task], columns, colors, suite, window)
+        group = [c for c in curves if c.task == task]
+        plot_task(axis, group, columns, colors, suite, window, x_max)
         axis.set_xlim(0, x_max)
     for axis in axes.flat[len(tasks) :]:
         axis.set_visible(False)

@@ -118,7 +118,11 @@ def to_markdown(table: Table) -> str:
     row = ["–" if m is None else f"**{format_score(m, suite)}**" for m in means]
     lines.append("| mean over tasks | " + " | ".join(row) + " |")
     if any(cell.short for cell in table.cells.values()):
-        lines += ["", "†k: k runs ended before the budget and are scored at their last window."]
+        lines += [
+            "",
+            "†k: k runs have no point in the window (they ended earlier or log more sparsely)"
+            " and are scored at their last window before the budget.",
+        ]
     return "\n".join(lines) + "\n"
 
 
