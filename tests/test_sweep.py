@@ -162,6 +162,7 @@ BAD_SPECS = {
     ),
     "bad flag value": ({**TINY, "flags": {"steps": [200, "many"]}}, "--steps: expected an"),
     "unknown task": ({**TINY, "args": {**TINY["args"], "task": "walker_fly"}}, "walker_fly"),
+    "seed as a flag": ({**TINY, "flags": {"seed": 3}}, "flags.seed: give the seeds as"),
     "shared run directory": (
         {**TINY, "flags": {"configs": "tiny", "steps": [200, 300]}},
         "share",

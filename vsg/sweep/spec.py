@@ -150,22 +150,24 @@ def cells(spec: dict) -> list[tuple[str, list[str], list[str]]]:
             f"(the {spec['launcher']} launcher takes {', '.join(names)}, then the seed)"
         )
     args.sort(key=lambda axis: names.index(axis[0]))
-    flags = axes_of(spec.get("flags", {}), "flags")
+    flags = [(f"--{name}", values) for name, values in axes_of(spec.get("flags", {}), "flags")]
+    if "--seed" in dict(flags):
+        raise SpecError("flags.seed: give the seeds as `seeds`")
     seeds = spec.get("seeds")
     if not isinstance(seeds, list) or not seeds or len(set(map(str, seeds))) != len(seeds):
         raise SpecError(f"seeds: expected a list of distinct integers, got {seeds!r}")
     for seed in seeds:
         number(seed, "seeds", int)
-    axes = args + flags + [("seed", [str(seed) for seed in seeds])]
+    axes = args + flags + [("seed", [str(seed) for seed in seeds])]  # flags keep their "--"
     varying = {name for name, values in axes if len(values) > 1} | {"seed"}
     result = []
     for values in itertools.product(*(values for _, values in axes)):
         chosen = dict(zip((name for name, _ in axes), values, strict=True))
-        name = " ".join(f"{k}={v}" for k, v in chosen.items() if k in varying)
+        name = " ".join(f"{k.lstrip('-')}={v}" for k, v in chosen.items() if k in varying)
         positional = [chosen[n] for n in names] + [chosen["seed"]]
         words = []
-        for key, _ in flags:  # `configs` takes several preset names: "cpu tiny"
-            words += [f"--{key}", *(chosen[key].split() if key == "configs" else [chosen[key]])]
+        for flag, _ in flags:  # `--configs` takes several preset names: "cpu tiny"
+            words += [flag, *(chosen[flag].split() if flag == "--configs" else [chosen[flag]])]
         result.append((name, positional, words))
     return result
 
