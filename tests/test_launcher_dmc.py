@@ -6,6 +6,8 @@ import json
 import pytest
 from conftest import assert_rejected, read_scalars, resolve, run_launcher
 
+from vsg.rundir import read_done
+
 
 def launch(args, cwd, timeout=600):
     return run_launcher("dmc.sh", args, cwd, timeout)
@@ -91,6 +93,15 @@ def test_same_seed_gives_the_same_numbers(first_run, tmp_path):
     twin = records_up_to(tmp_path / RUN, 300)
     assert len(twin) >= 3 and "model/loss" in twin[-1]
     assert twin == records_up_to(run_dir, 300)
+
+
+def test_a_finished_run_is_marked_done_and_not_run_again(first_run):
+    cwd, args, run_dir, _ = first_run
+    assert read_done(run_dir)["step"] >= 300  # done.json, written when the budget was reached
+    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
+    result = launch([*args, "--steps", "300"], cwd)
+    assert result.returncode == 0 and "nothing to do" in result.stdout, result.stderr
+    assert {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")} == before
 
 
 BAD_ARGS = {

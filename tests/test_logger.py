@@ -118,3 +118,15 @@ def test_nothing_new_means_no_write_and_no_fps_without_frames(tmp_path):
     assert logger.write(160)["fps"] > 0
     logger.close()
     assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl")] == [100, 160]
+
+
+def test_resume_drops_records_logged_after_the_checkpoint(tmp_path):
+    # A run logged steps 100-300, was checkpointed at 200 and then killed mid-write.
+    lines = [json.dumps({"step": step, "eval_return": 1.0}) for step in (100, 200, 300)]
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 4')
+    resumed = Logger(tmp_path, step=200)
+    resumed.scalar("eval_return", 2.0)
+    resumed.write(300)
+    resumed.close()
+    records = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [(r["step"], r["eval_return"]) for r in records] == [(100, 1.0), (200, 1.0), (300, 2.0)]

@@ -25,6 +25,7 @@ import tensorflow as tf
 from PIL import Image
 
 from vsg.replay import atomic_write_bytes
+from vsg.rundir import drop_metrics_after
 
 VIDEO_FPS = 20
 
@@ -80,13 +81,15 @@ class Logger:
 
     Args:
         logdir: run directory; created if missing. `metrics.jsonl` is appended to, so a
-            resumed run continues the same file.
+            resumed run continues the same file (after dropping records past `step`, which
+            a run killed after its last checkpoint had written).
         step: the environment frame the run starts (or resumes) at, for fps.
     """
 
     def __init__(self, logdir: str | os.PathLike, step: int = 0):
         self._logdir = Path(logdir)
         self._logdir.mkdir(parents=True, exist_ok=True)
+        drop_metrics_after(self._logdir, step)
         self._last = (int(step), time.monotonic())
         self._scalars: dict[str, list[float]] = {}
         self._videos: dict[str, np.ndarray] = {}

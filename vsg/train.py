@@ -20,6 +20,7 @@ from envs.gl import parse_fast_render
 from vsg.config import ConfigError, load_config, save_config
 from vsg.interrupts import exit_status, stop_on_sigterm
 from vsg.quiet import import_tensorflow
+from vsg.rundir import is_done, write_done
 
 FLAGS = ("--dry_run", "--verbose")  # options of this command, not config keys
 
@@ -128,6 +129,9 @@ def main(argv=None):
         print(f"run directory: {run_dir}")
         print(json.dumps(dict(config), sort_keys=True))
         return
+    if is_done(run_dir, config.steps):  # a rerun of a finished run (e.g. by a sweep)
+        print(f"{run_dir} already completed {config.steps} steps; nothing to do", flush=True)
+        return
     # Heavy imports only after the arguments are known to be good.
     from vsg.loop import Trainer
 
@@ -139,7 +143,7 @@ def main(argv=None):
         command = " ".join(arg for arg in argv if arg not in FLAGS)
         (run_dir / "command.txt").write_text(f"python -m vsg.train {command}\n")
         print(f"run directory: {run_dir}", flush=True)
-        Trainer(config, run_dir).run()
+        write_done(run_dir, Trainer(config, run_dir).run(), config.steps)
     except KeyboardInterrupt as interrupt:
         print("stopped; rerun the same command to resume", flush=True)
         sys.exit(exit_status(interrupt))
