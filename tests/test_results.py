@@ -20,7 +20,8 @@ from vsg.results.stats import Aggregates, aggregate, probability_of_improvement
 from vsg.results.tables import build_table
 from vsg.rundir import find_runs
 
-PAPER = [str(ROOT / "paper_scores" / "bbs.json"), str(ROOT / "paper_scores" / "dmc.json")]
+PAPER_DIR = ROOT / "vsg" / "results" / "paper_scores"
+PAPER = [str(PAPER_DIR / "bbs.json"), str(PAPER_DIR / "dmc.json")]
 DMC = SUITES[0]
 
 
