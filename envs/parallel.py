@@ -6,6 +6,7 @@ observation was last, before it computes the next actions (as the reference driv
 no action is computed for a finished episode and one env reproduces a local env's run exactly.
 """
 
+import abc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,11 +15,56 @@ import numpy as np
 from envs.workers import EnvWorker, Obs, WorkerError
 
 
-class ParallelEnvs:
+class BatchEnv(abc.ABC):
+    """N env slots stepped together (what ``vsg.driver.Driver`` drives).
+
+    A request is sent with ``reset_async`` or ``step_async`` and answered by ``results()``, so
+    the caller can work, or step another BatchEnv, while the envs run. Observations are the
+    dicts of ``envs.make``'s envs. A slot may answer ``step`` with a new episode's first
+    observation (``is_first``): its env crashed and was restarted, and its unfinished episode
+    is lost.
+    """
+
+    action_size: int  # A, the size of each slot's actions
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """N, the number of slots."""
+
+    @abc.abstractmethod
+    def reset_async(self, slots: Sequence[int]) -> None:
+        """Start a new episode in each of ``slots``."""
+
+    @abc.abstractmethod
+    def step_async(self, actions: np.ndarray) -> None:
+        """Step slot ``i`` with ``actions[i]`` (float [N, A] in [-1, 1])."""
+
+    @abc.abstractmethod
+    def results(self) -> list[Obs]:
+        """The observations answering the pending request, one per slot it named, in order."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Free the envs (idempotent)."""
+
+    def reset(self, slots: Sequence[int] | None = None) -> list[Obs]:
+        """Reset the given slots (default: all) at once; returns their first observations."""
+        self.reset_async(range(len(self)) if slots is None else slots)
+        return self.results()
+
+    def step(self, actions: np.ndarray) -> list[Obs]:
+        """Step every slot at once; returns N observations."""
+        self.step_async(actions)
+        return self.results()
+
+
+class ParallelEnvs(BatchEnv):
     """One ``EnvWorker`` per seed in ``seeds``; worker ``i`` is named ``"<name> <i>"``.
 
-    A slot whose worker crashed answers ``step`` with a new episode's first observation
-    (``is_first``), see ``envs.workers``.
+    Construction returns at once, while the workers start; ``wait_ready`` (or the first
+    request) waits for them. A slot whose worker crashed answers ``step`` with a new episode's
+    first observation (``is_first``), see ``envs.workers``. Stepping a slot whose episode ended
+    raises ``WorkerError`` (the env refuses it) from ``results()``, after every reply was read.
     """
 
     def __init__(
@@ -26,48 +72,45 @@ class ParallelEnvs:
     ) -> None:
         if not seeds:
             raise ValueError("ParallelEnvs needs at least one seed")
-        # All processes start before the first handshake is awaited, so they start concurrently.
+        # Construction returns at once; the processes start concurrently.
         self.workers = [
             EnvWorker(task, seed, config, name=f"{name} {index}")
             for index, seed in enumerate(seeds)
         ]
-        self.action_size = self.workers[0].action_size
+        self._pending: list[EnvWorker] = []
+
+    @property
+    def action_size(self) -> int:
+        return self.workers[0].action_size
 
     def __len__(self) -> int:
         return len(self.workers)
 
-    def reset(self, slots: Sequence[int] | None = None) -> list[Obs]:
-        """Reset the given slots (default: all) at once; returns their first observations."""
-        slots = range(len(self.workers)) if slots is None else slots
-        for slot in slots:
-            self.workers[slot].reset_async()
-        return self._collect([self.workers[slot] for slot in slots])
+    def wait_ready(self) -> list[dict[str, Any]]:
+        """Waits for every worker's handshake; returns their ``info`` dicts (``WorkerError``
+        if an env could not be built)."""
+        return [worker.wait_ready() for worker in self.workers]
 
-    def step(self, actions: np.ndarray) -> list[Obs]:
-        """Step slot ``i`` with ``actions[i]`` (float [N, A] in [-1, 1]); returns N observations.
+    def reset_async(self, slots: Sequence[int]) -> None:
+        self._pending = [self.workers[slot] for slot in slots]
+        for worker in self._pending:
+            worker.reset_async()
 
-        Stepping a slot whose episode ended raises ``WorkerError`` (the env refuses it); the
-        other slots are stepped all the same and their observations are lost with the error.
-        """
+    def step_async(self, actions: np.ndarray) -> None:
         actions = np.asarray(actions, np.float32)
         expected = (len(self.workers), self.action_size)
         if actions.shape != expected:
             raise ValueError(f"actions of shape {actions.shape}, expected {expected}")
+        self._pending = list(self.workers)
         for worker, action in zip(self.workers, actions, strict=True):
             worker.step_async(action)
-        return self._collect(self.workers)
 
-    def close(self) -> None:
-        """Stop every worker (idempotent)."""
-        for worker in self.workers:
-            worker.close()
-
-    @staticmethod
-    def _collect(workers: Sequence[EnvWorker]) -> list[Obs]:
+    def results(self) -> list[Obs]:
         """Every pending reply, in order; then the first ``WorkerError``, if any worker raised.
 
         All replies are collected first, so no worker is left with an unread reply.
         """
+        workers, self._pending = self._pending, []
         observations, errors = [], []
         for worker in workers:
             try:
@@ -77,3 +120,8 @@ class ParallelEnvs:
         if errors:
             raise errors[0]
         return observations
+
+    def close(self) -> None:
+        """Stop every worker (idempotent)."""
+        for worker in self.workers:
+            worker.close()

@@ -10,8 +10,10 @@ steps N workers at once with them.
 Protocol (pickled tuples over the Pipe; one reply per request, in order):
 
 - worker -> learner, once after ``envs.make``: ``("ready", info)`` with ``info`` =
-  ``{"pid": int, "action_size": int, "tensorflow": bool}``; ``tensorflow`` says whether
-  TensorFlow is in the worker's ``sys.modules`` (it must not be: the learner then raises).
+  ``{"pid": int, "action_size": int, "tensorflow": bool, "notes": [str]}``; ``tensorflow``
+  says whether TensorFlow is in the worker's ``sys.modules`` (it must not be: the learner then
+  raises); ``notes`` are the lines ``envs.make`` printed (the GL back-end and render settings
+  chosen), which the learner may show once instead of once per worker.
   If ``envs.make`` raises: ``("error", (type name, message, traceback))`` and the worker exits.
 - learner -> worker: ``("reset",)``, ``("step", action)`` with ``action`` float32 ``[A]`` in
   [-1, 1], or ``("close",)``.
@@ -21,7 +23,8 @@ Protocol (pickled tuples over the Pipe; one reply per request, in order):
   the worker keeps serving. ``("close",)`` closes the env and ends the worker without a reply.
 
 Errors: an exception in the worker is raised in the learner as ``WorkerError`` naming the worker,
-the request and the original exception (its traceback is attached as a note). A worker whose
+the request and the original exception (its traceback is attached as a note; ``remote_type`` and
+``remote_message`` hold the original's class name and message). A worker whose
 process ends (segfault, SIGKILL, an uncaught error) is not an error: it is restarted with a
 one-line warning on stderr and a new seed (``restart_seed``), and the reply to the pending request
 is the new env's reset observation (``is_first`` True), so the unfinished episode is dropped.
@@ -34,6 +37,8 @@ that module must import TensorFlow inside functions only.
 """
 
 import atexit
+import contextlib
+import io
 import multiprocessing
 import multiprocessing.util
 import os
@@ -64,7 +69,16 @@ def _close_open_workers() -> None:
 
 
 class WorkerError(RuntimeError):
-    """An env worker failed: it could not start, or its env raised. The message names it."""
+    """An env worker failed: it could not start, or its env raised. The message names it.
+
+    ``remote_type`` and ``remote_message`` are the class name and message of the exception
+    raised in the worker ("" when the worker died instead).
+    """
+
+    def __init__(self, message: str, remote_type: str = "", remote_message: str = "") -> None:
+        super().__init__(message)
+        self.remote_type = remote_type
+        self.remote_message = remote_message
 
 
 def restart_seed(seed: int, restarts: int) -> int:
@@ -81,14 +95,17 @@ def _describe(error: BaseException) -> tuple[str, str, str]:
 def _serve(conn: Any, task: str, seed: int, config: dict) -> None:
     """The worker process: build the env, send the handshake, then answer requests."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    printed = io.StringIO()
     try:
-        env = envs.make(task, seed, config)
+        with contextlib.redirect_stdout(printed):
+            env = envs.make(task, seed, config)
     except Exception as error:
         conn.send(("error", _describe(error)))
         return
     try:
         info = {"pid": os.getpid(), "action_size": int(env.action_size)}
-        conn.send(("ready", {**info, "tensorflow": "tensorflow" in sys.modules}))
+        info.update(tensorflow="tensorflow" in sys.modules, notes=printed.getvalue().splitlines())
+        conn.send(("ready", info))
         _answer(conn, env)
     except (EOFError, OSError):  # the learner is gone: nobody to answer
         pass
@@ -163,6 +180,11 @@ class EnvWorker:
         self._pending: str | None = None  # the request whose reply is not yet collected
         self._restarted_obs: Obs | None = None  # the reply, when a restart already produced it
         self._launch(self.seed)
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Waits for the worker's handshake; returns ``info`` (``WorkerError`` if the env could
+        not be built)."""
+        return self._handshake()
 
     @property
     def action_size(self) -> int:
@@ -300,7 +322,9 @@ class EnvWorker:
         if kind == "error":
             type_name, message, remote_traceback = payload
             error = WorkerError(
-                f"env worker {self.name!r} failed in {request}: {type_name}: {message}"
+                f"env worker {self.name!r} failed in {request}: {type_name}: {message}",
+                type_name,
+                message,
             )
             error.add_note(f"Traceback in the worker:\n{remote_traceback}")
             raise error

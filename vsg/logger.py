@@ -2,10 +2,12 @@
 `vsg.progress`'s).
 
 Logged values are buffered and go out together at `Logger.write(step)`, with `step` counted in
-environment frames. TensorBoard tags are `<group>/<name>` where the group is `scalars`,
-`videos` or `images`; a name that already contains '/' is used as the tag unchanged, so
-callers can choose their own hierarchy (`train/return`, `loss/kl`, ...): the frame rate `fps`
-is `scalars/fps` in TensorBoard, and videos and images are both in its Images tab. Files:
+environment frames; `Logger.write_at(step, ...)` writes results that took time to collect (an
+evaluation started at `step`) as a record of their own, at the frame they belong to.
+TensorBoard tags are `<group>/<name>` where the group is `scalars`, `videos` or `images`; a
+name that already contains '/' is used as the tag unchanged, so callers can choose their own
+hierarchy (`train/return`, `loss/kl`, ...): the frame rate `fps` is `scalars/fps` in
+TensorBoard, and videos and images are both in its Images tab. Files:
 
     <logdir>/metrics.jsonl          one JSON object per write: {"step": step, name: mean, ...}
     <logdir>/events.out.tfevents.*  TensorBoard scalars, GIF videos, PNG images
@@ -21,7 +23,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from vsg.replay import atomic_write_bytes
@@ -84,9 +85,11 @@ class Logger:
             resumed run continues the same file (after dropping records past `step`, which
             a run killed after its last checkpoint had written).
         step: the environment frame the run starts (or resumes) at, for fps.
+        tensorboard: also write TensorBoard event files (TensorFlow is imported at the first
+            write); without, only metrics.jsonl and the media files.
     """
 
-    def __init__(self, logdir: str | os.PathLike, step: int = 0):
+    def __init__(self, logdir: str | os.PathLike, step: int = 0, tensorboard: bool = True):
         self._logdir = Path(logdir)
         self._logdir.mkdir(parents=True, exist_ok=True)
         drop_metrics_after(self._logdir, step)
@@ -94,6 +97,7 @@ class Logger:
         self._scalars: dict[str, list[float]] = {}
         self._videos: dict[str, np.ndarray] = {}
         self._images: dict[str, np.ndarray] = {}
+        self._tensorboard = tensorboard
         self._writer = None  # Created at the first write, so tests and tools can skip TF I/O.
 
     @property
@@ -138,17 +142,34 @@ class Logger:
         if step > self._last[0]:
             means["fps"] = (step - self._last[0]) / max(now - self._last[1], 1e-9)
         self._last = (step, now)
+        self._emit(step, means, self._videos, self._images)
+        self._scalars, self._videos, self._images = {}, {}, {}
+        return means
+
+    def write_at(
+        self, step: int, scalars: dict[str, list[float]], videos: dict[str, np.ndarray]
+    ) -> dict[str, float]:
+        """Write one record at env frame `step` now, apart from the buffered values: the mean
+        of each list in `scalars` and the videos [T, H, W, C]. Returns the means.
+
+        For results that belong to an earlier frame than the current one (an evaluation
+        started at `step`), so metrics.jsonl then holds a record out of step order.
+        """
+        means = {name: float(np.mean(values)) for name, values in scalars.items()}
+        self._emit(int(step), means, {name: _to_uint8(v) for name, v in videos.items()}, {})
+        return means
+
+    def _emit(self, step, means, videos, images) -> None:
         record = {"step": step, **{name: _json_safe(value) for name, value in means.items()}}
         with open(self._logdir / "metrics.jsonl", "a") as file:
             file.write(json.dumps(record) + "\n")
-        gifs = {name: encode_gif(frames) for name, frames in self._videos.items()}
-        self._write_tensorboard(step, means, gifs)
+        gifs = {name: encode_gif(frames) for name, frames in videos.items()}
+        if self._tensorboard:
+            self._write_tensorboard(step, means, videos, gifs, images)
         for name, gif in gifs.items():
             atomic_write_bytes(self._media_path("videos", name, ".gif"), gif)
-        for name, array in self._images.items():
+        for name, array in images.items():
             atomic_write_bytes(self._media_path("images", name, ".png"), encode_png(array))
-        self._scalars, self._videos, self._images = {}, {}, {}
-        return means
 
     def flush(self) -> None:
         if self._writer is not None:
@@ -159,18 +180,18 @@ class Logger:
             self._writer.close()
             self._writer = None
 
-    def _write_tensorboard(
-        self, step: int, means: dict[str, float], gifs: dict[str, bytes]
-    ) -> None:
+    def _write_tensorboard(self, step, means, videos, gifs, images) -> None:
+        import tensorflow as tf  # only here, so the rest of the logger works without it
+
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self._logdir))
         with self._writer.as_default():
             for name, value in means.items():
                 tf.summary.scalar(_tag("scalars", name), value, step=step)
             for name, gif in gifs.items():
-                summary = _gif_summary(_tag("videos", name), self._videos[name].shape, gif)
+                summary = _gif_summary(_tag("videos", name), videos[name].shape, gif)
                 tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
-            for name, array in self._images.items():
+            for name, array in images.items():
                 tf.summary.image(_tag("images", name), array[None], step=step)
         self._writer.flush()
 
@@ -182,12 +203,15 @@ def _tag(group: str, name: str) -> str:
     return name if "/" in name else f"{group}/{name}"
 
 
-def _gif_summary(tag: str, shape: tuple[int, ...], gif: bytes) -> tf.compat.v1.Summary:
-    """A legacy image summary holding an animated GIF of `shape` [T, H, W, C].
+def _gif_summary(tag: str, shape: tuple[int, ...], gif: bytes):
+    """A legacy image summary (`tf.compat.v1.Summary`) holding an animated GIF of `shape`
+    [T, H, W, C].
 
     tf.summary.image only encodes PNG, so the GIF goes in as an encoded image string, which
     TensorBoard's image tab plays.
     """
+    import tensorflow as tf
+
     _, height, width, channels = shape
     image = tf.compat.v1.Summary.Image(
         height=height, width=width, colorspace=channels, encoded_image_string=gif

@@ -1,26 +1,26 @@
 """Training entry point: `python -m vsg.train --configs defaults dmc dreamerv2 --task ...`.
 
-Resolves and validates the config (exit 2 on bad input, before anything is created), builds
-the envs, the agent, the replay and the logger, restores the last checkpoint of the run
-directory if there is one, and runs the collect / train / evaluate loop. Ctrl-C and SIGTERM
-save a checkpoint and exit with status 130 and 143; rerunning the same command resumes.
-TensorFlow's start-up messages are hidden unless `--verbose` is given.
+Resolves and validates the config (exit 2 on bad input, before anything is created and without
+importing TensorFlow), checks it against the run directory's saved config when resuming, then
+trains (`vsg.build.train`): env workers, the agent, the replay, the logger and the loop, resuming
+from the run's checkpoint if there is one. Ctrl-C and SIGTERM save a checkpoint and exit with
+status 130 and 143; rerunning the same command resumes. TensorFlow's start-up messages are
+hidden unless `--verbose` is given. `--dry_run` prints the run directory and the resolved config.
+
+This module is what env worker processes import as their main module (`spawn`), so it imports
+TensorFlow (and every env suite) only inside functions.
 """
 
-import fcntl
 import json
-import os
-import pathlib
+import shlex
 import sys
 import time
 
 import envs
-import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
 from envs.gl import parse_fast_render
-from vsg.config import ConfigError, load_config, save_config
+from vsg.config import ConfigError, load_config
 from vsg.interrupts import exit_status, stop_on_sigterm
-from vsg.quiet import import_tensorflow
-from vsg.rundir import is_done, write_done
+from vsg.rundir import RunDirError, check_resume, is_done, run_directory, write_done
 
 FLAGS = ("--dry_run", "--verbose")  # options of this command, not config keys
 
@@ -30,13 +30,14 @@ CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
 
 def validate(config):
     """Checks values that are well-typed but meaningless; raises ConfigError naming them."""
-    positive = ["steps", "action_repeat", "batch_size", "batch_length", "train_every"]
+    positive = ["steps", "envs", "action_repeat", "batch_size", "batch_length", "train_every"]
+    positive += ["prefill"]  # training needs at least one finished episode
     positive += ["dyn_hidden", "dyn_deter", "dyn_stoch", "units", "cnn_depth", "imag_horizon"]
     positive += ["log_every", "eval_every", "checkpoint_every", "video_every"]
     for key in positive:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
-    non_negative = ["prefill", "dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]
+    non_negative = ["dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]
     for key in non_negative + ["probe_every"]:
         if config[key] < 0:
             raise ConfigError(f"{key} must be non-negative, got {config[key]}")
@@ -58,73 +59,54 @@ def validate(config):
     unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}
     if unknown_heads:
         raise ConfigError(f"grad_heads: unknown heads {sorted(unknown_heads)}")
+    check_combinations(config)
 
 
-def run_directory(config):
-    """`<logdir>/<task label>/<id>/seed<seed>/`, as in the reference code."""
-    label = envs.run_label(config.task, config)
-    return pathlib.Path(config.logdir) / label / config.id / f"seed{config.seed}"
+def check_combinations(config):
+    """Checks values that are fine alone but fail together; raises ConfigError naming them."""
+    decisions = envs.episode_decisions(config.task, config)
+    if decisions is None and config.task.startswith(envs.BBS_PREFIX):
+        raise ConfigError(
+            "time_limit 0 on BringBackShapes ends an episode only once every shape is "
+            "delivered, which a random prefill policy almost never does; set a time_limit"
+        )
+    if decisions is not None and decisions + 1 < config.batch_length:
+        raise ConfigError(
+            f"batch_length {config.batch_length} needs episodes of at least that many entries, "
+            f"but time_limit {config.time_limit} with action_repeat {config.action_repeat} "
+            f"gives {decisions + 1} ({decisions} decisions and the reset frame): raise "
+            "time_limit or lower batch_length"
+        )
 
 
-def lock_or_exit(run_dir):
-    """An exclusive lock on `run_dir` (its file `run.lock`), held until `unlock`.
-
-    Two processes training into one run directory would overwrite each other's checkpoints
-    and episodes, so a second one exits 2 before it writes anything; so does a run directory
-    that cannot be created or written. The kernel drops the lock when its holder dies, even by
-    SIGKILL; the empty `run.lock` then left behind is harmless.
-    """
-    path = run_dir / "run.lock"
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            handle = open(path, "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"error: {run_dir} is in use by another training process", file=sys.stderr)
-                sys.exit(2)
-            # `unlock` deletes the file; a lock taken on a file just deleted protects nothing.
-            if os.path.exists(path) and os.path.samestat(os.fstat(handle.fileno()), os.stat(path)):
-                return handle
-            handle.close()
-    except OSError as error:
-        print(f"error: cannot write to {run_dir}: {error.strerror}", file=sys.stderr)
-        sys.exit(2)
+def fail(message):
+    """A one-line error on stderr and exit status 2 (bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
-def unlock(handle):
-    """Deletes `run.lock`, then releases the lock (in this order, see `lock_or_exit`)."""
-    pathlib.Path(handle.name).unlink(missing_ok=True)
-    handle.close()
-
-
-def parse_or_exit(argv, will_render=True):
-    """The validated config, or a one-line error and exit status 2.
-
-    TensorFlow is imported between the cheap checks and the task check: checking a DMC task
-    loads MuJoCo's GL libraries, and once those are loaded, importing TensorFlow 2.21 leads
-    to a segfault at the first render even with the flag set in `vsg/__init__.py`. A process
-    that will not render (a dry run) skips that slow import.
-    """
+def parse_or_exit(argv):
+    """The validated config, or a one-line error and exit status 2. Imports no TensorFlow
+    and no env suite (`envs.validate_task` reads DMC's task names without dm_control)."""
     try:
         config = load_config(argv)
         validate(config)
-        if will_render:
-            import_tensorflow(verbose="--verbose" in argv)
         envs.validate_task(config.task)
         envs.check_options(config.task, config)
     except (ConfigError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(error)
     return config
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
-    config = parse_or_exit(argv, will_render=not dry_run)
+    config = parse_or_exit(argv)
     run_dir = run_directory(config)
+    try:
+        check_resume(run_dir, config)  # a changed model, data or env key exits here
+    except RunDirError as error:
+        fail(error)
     if dry_run:
         print(f"run directory: {run_dir}")
         print(json.dumps(dict(config), sort_keys=True))
@@ -132,23 +114,19 @@ def main(argv=None):
     if is_done(run_dir, config.steps):  # a rerun of a finished run (e.g. by a sweep)
         print(f"{run_dir} already completed {config.steps} steps; nothing to do", flush=True)
         return
-    # Heavy imports only after the arguments are known to be good.
-    from vsg.loop import Trainer
+    from vsg.build import EnvConfigError, train
 
-    lock = lock_or_exit(run_dir)
     stop_on_sigterm()
     start = time.time()
+    command = shlex.join(["python", "-m", "vsg.train", *(a for a in argv if a not in FLAGS)])
     try:
-        save_config(config, run_dir / "config.yaml")
-        command = " ".join(arg for arg in argv if arg not in FLAGS)
-        (run_dir / "command.txt").write_text(f"python -m vsg.train {command}\n")
-        print(f"run directory: {run_dir}", flush=True)
-        write_done(run_dir, Trainer(config, run_dir).run(), config.steps)
+        step = train(config, run_dir, command, verbose="--verbose" in argv)
+        write_done(run_dir, step, config.steps)
+    except (EnvConfigError, RunDirError) as error:
+        fail(error)
     except KeyboardInterrupt as interrupt:
         print("stopped; rerun the same command to resume", flush=True)
         sys.exit(exit_status(interrupt))
-    finally:
-        unlock(lock)
     print(f"done in {time.time() - start:.0f} s", flush=True)
 
 

@@ -32,7 +32,8 @@ from ruamel.yaml.error import YAMLError
 
 import envs
 from vsg.config import ConfigError, load_config, load_presets
-from vsg.train import run_directory, validate
+from vsg.rundir import run_directory
+from vsg.train import validate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
