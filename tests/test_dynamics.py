@@ -9,12 +9,8 @@ generator makes from the same state, and the mixing uses the gate the step actua
 
 import numpy as np
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.config import load_config
 from vsg.dynamics import make_dynamics
 

@@ -36,6 +36,7 @@ OURS_ONLY = {
     "bbs_spin_quirk": "the reference's BringBackShapes agent-spin behaviour, kept on",
     "video_every": "the reference writes its open-loop video at every log step",
     "checkpoint_every": "the reference saves after every eval_every frames of training",
+    "envs": "the reference's count of parallel train envs (its data leaves it out); 1 as it",
 }
 # The reference's DMC configs lack the BringBackShapes options; ours carry them unused.
 SHARED_KEYS = set().union(*COMMANDS.values())

@@ -1,22 +1,21 @@
-"""Ctrl-C and SIGTERM lose nothing: real signals to real tiny runs, then the checkpoint, the
-metrics and the resumed step are read back from disk."""
+"""Ctrl-C and SIGTERM lose nothing, and a crashed env worker costs only its unfinished episode:
+real signals to real tiny runs, then the checkpoint, the metrics, the episodes and the resumed
+step are read back from disk."""
 
 import os
+import pathlib
 import signal
 import subprocess
 import threading
 import time
 
 import pytest
+import tensorflow as tf
 from conftest import ROOT, launcher_env
 
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
-import tensorflow as tf
-
-# isort: on
 from vsg.checkpoint import Checkpointer
 from vsg.interrupts import Terminated, exit_status, stop_on_sigterm, uninterruptible
+from vsg.replay import load_episodes
 from vsg.rundir import read_metrics
 
 ARGS = ["cartpole_balance", "DreamerV2", "stop", "0.4", "16", "0", "--configs", "tiny"]
@@ -133,6 +132,7 @@ def assert_stopped_cleanly(cwd, run_dir, status, expected_status, stdout):
     return step
 
 
+@pytest.mark.slow
 def test_sigterm_saves_flushes_and_the_same_command_resumes(tmp_path):
     run_dir = tmp_path / RUN
     process = start(tmp_path, ["--steps", "100000"])
@@ -162,6 +162,7 @@ def test_sigterm_saves_flushes_and_the_same_command_resumes(tmp_path):
     assert (run_dir / "checkpoint").stat().st_mtime_ns == checkpoint_time
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_pretraining_and_the_resumed_run_finishes_it(tmp_path):
     run_dir = tmp_path / RUN
     extra = ["--steps", "220", "--pretrain", "600"]
@@ -179,3 +180,44 @@ def test_ctrl_c_during_pretraining_and_the_resumed_run_finishes_it(tmp_path):
     assert status == 0, stdout
     assert f"pretrain {updates}/600 updates" in stdout  # the rest of it, not skipped
     assert saved_counters(run_dir) == (220, 601)  # then one regular update at frame 220
+
+
+def env_workers(pid):
+    """Pids of the env worker processes (spawned children) of process `pid`."""
+    children = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = []
+    for child in children:
+        command = pathlib.Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"spawn_main" in command:
+            workers.append(int(child))
+    return workers
+
+
+def assert_whole_episodes(directory, decisions):
+    episodes = load_episodes(directory)
+    assert episodes
+    for name, episode in episodes.items():
+        assert name.endswith(f"-{decisions}"), name
+        assert episode["is_first"].tolist() == [True] + [False] * decisions
+        assert episode["is_last"].tolist() == [False] * decisions + [True]
+    return len(episodes)
+
+
+@pytest.mark.slow
+def test_killed_env_workers_restart_and_the_run_finishes_without_broken_episodes(tmp_path):
+    run_dir = tmp_path / RUN
+    process = start(tmp_path, ["--steps", "700", "--eval_every", "100"])
+    # Mid-episode in training, while evaluations run: kill the train and eval workers.
+    wait_for_metrics(run_dir, lambda records: records[-1]["step"] >= 300, process)
+    workers = env_workers(process.pid)
+    assert len(workers) == 2, workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    status, stdout, stderr = finish(process)
+    assert status == 0, stderr[-3000:]
+    assert "env worker 'train 0'" in stderr and "env worker 'eval 0'" in stderr
+    assert stderr.count("its unfinished episode is dropped") == 2
+    assert saved_counters(run_dir)[0] == 700
+    # 350 decisions in 100-decision episodes; the one the crash cut short was dropped.
+    assert assert_whole_episodes(run_dir / "train_eps", 100) in (2, 3)
+    assert assert_whole_episodes(run_dir / "eval_eps", 100) >= 2

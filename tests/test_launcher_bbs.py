@@ -4,6 +4,8 @@ and bad input exits 2 before anything is created."""
 import pytest
 from conftest import assert_rejected, read_scalars, resolve, run_launcher
 
+pytestmark = pytest.mark.slow  # launcher subprocesses
+
 BASIC = ["sparse", "3000", "0", "5", "False", "False", "False", "125", "1.0", "0.4", "1"]
 
 
@@ -90,6 +92,8 @@ BAD = {
     "view larger than the arena": ["VSG", "x", *BASIC[:7], "400", *BASIC[8:]],
     "zero prior": ["VSG", "x", *BASIC[:9], "0", "1"],
     "logdir inside a file": ["VSG", "x", *BASIC, "--logdir", "/dev/null/logs"],
+    "episodes shorter than a batch": ["VSG", "x", "sparse", "20", *BASIC[2:], "--configs", "tiny"],
+    "no time limit": ["VSG", "x", "sparse", "0", *BASIC[2:]],
 }
 
 

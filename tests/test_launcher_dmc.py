@@ -6,7 +6,9 @@ import json
 import pytest
 from conftest import assert_rejected, read_scalars, resolve, run_launcher
 
-from vsg.rundir import read_done
+from vsg.rundir import read_config, read_done, read_history
+
+pytestmark = pytest.mark.slow  # launcher subprocesses; the fast checks are in test_train.py
 
 
 def launch(args, cwd, timeout=600):
@@ -64,6 +66,9 @@ def test_training_writes_tensorboard_metrics_and_episodes(first_run):
     assert len(list((run_dir / "train_eps").glob("*-100.npz"))) >= 1
     config = (run_dir / "config.yaml").read_text()
     assert "dyn_deter: 16" in config and "dyn_discrete: 32" in config
+    (history,) = read_history(run_dir)
+    assert history["start"] == 0 and history["changes"] == {}
+    assert history["command"].startswith("python -m vsg.train --configs defaults dmc dreamerv2")
 
 
 def test_rerun_resumes_at_the_saved_step(first_run):
@@ -72,8 +77,25 @@ def test_rerun_resumes_at_the_saved_step(first_run):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumed from checkpoint at env frame 300" in result.stdout
     assert "pretrain" not in result.stdout  # The update counter was restored too.
-    steps = [json.loads(line)["step"] for line in open(run_dir / "metrics.jsonl")]
+    records = [json.loads(line) for line in open(run_dir / "metrics.jsonl")]
+    steps = [record["step"] for record in records if "eval/return" not in record]
     assert steps == sorted(steps) and steps[-1] == 400 and 300 in steps
+    evaluations = [record["step"] for record in records if "eval/return" in record]
+    assert evaluations == [200, 400]  # at the frame of the evaluated policy
+    assert read_config(run_dir)["steps"] == 300  # the config the run was created with
+    assert read_history(run_dir)[-1]["changes"] == {"probe_every": [2, 0], "steps": [300, 400]}
+    assert read_history(run_dir)[-1]["start"] == 300
+
+
+def test_a_resume_that_changes_the_model_exits_2_naming_the_keys_untouched(first_run):
+    cwd, args, run_dir, _ = first_run
+    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")}
+    result = launch([*args, "--steps", "500", "--dyn_stoch", "8", "--batch_length", "6"], cwd)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "dyn_stoch 4 -> 8" in line and "batch_length 8 -> 6" in line
+    assert "steps" not in line.replace("_steps", "")
+    assert {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")} == before
 
 
 def test_a_second_process_on_a_busy_run_directory_exits_2_untouched(first_run):
@@ -133,6 +155,10 @@ BAD_ARGS.update(
         + ["--logdir", "/sys/vsg-logs"],
         "logdir inside a file": ["walker_walk", "VSG", "x", "0.4", "200", "1"]
         + ["--logdir", "/dev/null/logs"],
+        "no prefill": ["walker_walk", "VSG", "x", "0.4", "200", "1", "--prefill", "0"],
+        "no envs": ["walker_walk", "VSG", "x", "0.4", "200", "1", "--envs", "0"],
+        "episodes shorter than a batch": ["walker_walk", "VSG", "x", "0.4", "200", "1"]
+        + ["--time_limit", "40", "--batch_length", "50"],
     }
 )
 

@@ -12,7 +12,7 @@ import pytest
 import envs
 from envs import dmc, gl  # envs.dmc selects the GL back-end before dm_control is imported
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = {"action_repeat": 2, "time_limit": 0, "size": [64, 64], "camera": -1}
 
 

@@ -20,7 +20,7 @@ from envs.parallel import ParallelEnvs
 from envs.workers import EnvWorker, WorkerError, restart_seed
 from vsg.config import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DMC = {"action_repeat": 2, "time_limit": 0, "size": [64, 64]}
 # A run's resolved config (a vsg Config): the worker gets it as a plain dict.
 BBS = load_config(["--configs", "bringbackshapes", "--max_distractors", "1"])
