@@ -11,7 +11,7 @@ import time
 
 import pytest
 import tensorflow as tf
-from conftest import ROOT, launcher_env
+from conftest import GL_LIBRARIES, ROOT, launcher_env
 
 from vsg.checkpoint import Checkpointer
 from vsg.interrupts import Terminated, exit_status, stop_on_sigterm, uninterruptible
@@ -205,12 +205,15 @@ def assert_whole_episodes(directory, decisions):
 
 @pytest.mark.slow
 def test_killed_env_workers_restart_and_the_run_finishes_without_broken_episodes(tmp_path):
+    """The learner (TensorFlow, no GL library) outlives its env workers."""
     run_dir = tmp_path / RUN
     process = start(tmp_path, ["--steps", "700", "--eval_every", "100"])
     # Mid-episode in training, while evaluations run: kill the train and eval workers.
     wait_for_metrics(run_dir, lambda records: records[-1]["step"] >= 300, process)
     workers = env_workers(process.pid)
     assert len(workers) == 2, workers
+    maps = pathlib.Path(f"/proc/{process.pid}/maps").read_text()
+    assert "tensorflow" in maps and not any(name in maps for name in GL_LIBRARIES)
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     status, stdout, stderr = finish(process)

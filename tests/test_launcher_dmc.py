@@ -113,7 +113,7 @@ def test_same_seed_gives_the_same_numbers(first_run, tmp_path):
     _, _, run_dir, _ = first_run
     train_300_steps(tmp_path)
     twin = records_up_to(tmp_path / RUN, 300)
-    assert len(twin) >= 3 and "model/loss" in twin[-1]
+    assert len(twin) >= 3 and "model/loss" in twin[-2] and "eval/return" in twin[-1]
     assert twin == records_up_to(run_dir, 300)
 
 

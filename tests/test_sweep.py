@@ -60,6 +60,7 @@ def run_dirs(cwd):
     return sorted((cwd / "logs" / "dmc").glob("*/*/seed*"))
 
 
+@pytest.mark.slow
 def test_a_local_sweep_completes_and_a_rerun_does_nothing(tmp_path):
     spec = write_spec(tmp_path, TINY)
     result = run_sweep(spec, tmp_path)
@@ -94,6 +95,7 @@ def attempts(tmp_path):
     return json.loads(path.read_text()) if path.exists() else []
 
 
+@pytest.mark.slow
 def test_a_run_survives_a_killed_process_and_a_lost_node(tmp_path, monkeypatch):
     """Two worker nodes of one CPU each; the run's process is SIGKILLed, then its node is
     removed: each time Ray retries the task and the launcher resumes from the checkpoint."""

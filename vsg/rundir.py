@@ -346,7 +346,7 @@ def read_done(run_dir: str | os.PathLike) -> dict | None:
     path = pathlib.Path(run_dir) / DONE_FILE
     try:
         return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError):  # missing, or a run directory that cannot exist
         return None
 
 

@@ -36,9 +36,10 @@ class RunStatus:
 def run_status(run: Run, sweep_dir: str, state: str, since: float, error: str) -> RunStatus:
     """The row of one run; `state` is the scheduler's, refined from the attempt records."""
     records = read_metrics(run.run_dir)
-    step = records[-1]["step"] if records else 0
+    # An evaluation's record comes after later ones (it sits at the frame of its policy).
+    step = max((r["step"] for r in records), default=0)
     returns = [r["eval/return"] for r in records if r.get("eval/return") is not None]
-    fps = records[-1].get("fps") if records else None
+    fps = next((r["fps"] for r in reversed(records) if r.get("fps") is not None), None)
     attempts = [a for a in read_attempts(run_files(sweep_dir, run)[0]) if a["start"] >= since]
     if state == "pending" and attempts:
         state = "running" if "end" not in attempts[-1] else "retrying"
