@@ -2,7 +2,9 @@
 repository with the installed `.venv`, so that no real run under `logs/` is touched.
 
 Training commands get `--configs tiny --steps 300` appended (the README's own settings stay,
-and the precedence rules make tiny's sizes apply); the probe gets small sizes. The install
+and the precedence rules make tiny's sizes apply); the probe gets small sizes; a sweep runs its
+spec as written after the copy's spec is shrunk the same way (tiny preset, 300 frames, one
+seed). The install
 script is only syntax-checked (it apt-installs as root) and the test-suite command is the one
 running this test. A command this test does not know how to run fails it, so a new README
 command comes with a way to check it.
@@ -17,6 +19,7 @@ import urllib.request
 
 import pytest
 from conftest import ROOT
+from ruamel.yaml import YAML
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +34,7 @@ def readme_commands(text):
     for block in re.findall(r"```bash\n(.*?)```", text, re.S):
         for line in block.replace("\\\n", " ").splitlines():
             line = " ".join(line.split())
+            line = line.split(" # ")[0]  # a trailing comment
             if line and not line.startswith("#"):
                 commands.append(line)
     return commands
@@ -77,14 +81,23 @@ def serve_tensorboard(command, repo, env):
         server.wait(timeout=60)
 
 
+def shrink_sweep(spec_path):
+    """The copy's sweep spec at tiny sizes: the `tiny` preset, 300 frames, one seed."""
+    spec = YAML(typ="safe").load(spec_path.read_text())
+    spec["flags"].update(configs="tiny", steps=300)
+    spec["seeds"] = spec["seeds"][:1]
+    with spec_path.open("w") as file:
+        YAML(typ="safe").dump(spec, file)
+
+
 def check(command, repo, env):
     """Runs one README command the way this module's docstring says."""
     install = re.fullmatch(r"bash scripts/install\.sh && (.*)", command)
     if install:
         run("bash -n scripts/install.sh", repo, env)
         return check(install.group(1), repo, env)
-    if command == ".venv/bin/python -m pytest -q":
-        return  # this very test suite
+    if command in (".venv/bin/python -m pytest -q", '.venv/bin/python -m pytest -q -m "not slow"'):
+        return  # this very test suite, or its fast part
     if command.startswith("export "):
         for assignment in shlex.split(command)[1:]:
             name, value = assignment.split("=", 1)
@@ -107,6 +120,14 @@ def check(command, repo, env):
         return
     if command.startswith("bash scripts/probe.sh "):
         run(command + " " + " ".join(PROBE_SMALL), repo, env)
+        return
+    if command.startswith("bash scripts/sweep.sh "):
+        shrink_sweep(repo / shlex.split(command)[2])
+        run(command, repo, env)
+        return
+    if command.startswith(".venv/bin/python -m vsg.results "):
+        run(command, repo, env)
+        assert (repo / shlex.split(command)[-1] / "results.md").exists()
         return
     raise AssertionError(f"README command not covered by tests/test_readme.py: {command}")
 

@@ -142,7 +142,7 @@ def test_a_run_survives_a_killed_process_and_a_lost_node(tmp_path, monkeypatch):
     assert tries[2]["node"] != second["node"] and tries[2]["exit"] == 0
     assert read_done(run_dir) == {"step": 1400, "steps": 1400}
     log = (tmp_path / "logs/sweeps/one/runs/seed=0.log").read_text()
-    assert log.count("resumed from checkpoint at step") == 2
+    assert log.count("resumed from checkpoint at env frame") == 2
     steps = [record["step"] for record in read_metrics(run_dir)]
     assert steps == sorted(steps) and len(steps) == len(set(steps)) and steps[-1] == 1400
     after = {path.name for path in (run_dir / "train_eps").glob("*.npz")}
