@@ -40,11 +40,15 @@ class BringBackShapesEnv(gym.Env):
         size: tuple[int, int] = (64, 64),
         render_mode: str | None = None,
     ):
-        if max_objects < 1 or max_distractors < 0 or action_repeat < 1 or time_limit < 0:
-            raise ValueError(
-                "need max_objects >= 1, max_distractors >= 0, action_repeat >= 1 "
-                "and time_limit >= 0"
-            )
+        for name, value, low in (
+            ("max_objects", max_objects, 1),
+            ("max_distractors", max_distractors, 0),
+            ("action_repeat", action_repeat, 1),
+            ("time_limit", time_limit, 0),
+            ("agent_view_size", agent_view_size, 1),  # a 0 px view would show one colour
+        ):
+            if value < low:
+                raise ValueError(f"{name} must be at least {low}, got {value}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"unsupported render_mode {render_mode!r}")
         self.max_objects = max_objects

@@ -41,6 +41,7 @@ class DMC:
     Actions are in the env's own bounds (``action_low``/``action_high``); wrap with
     ``NormalizeActions`` for [-1, 1]. One ``step`` applies the action ``action_repeat`` physics
     control steps (fewer if the episode ends), sums the rewards and renders once.
+    ``fast_render`` is True, False or "auto" (see ``envs.gl.fast_render_enabled``).
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class DMC:
         action_repeat: int = 1,
         size: tuple[int, int] = (64, 64),
         camera: int = -1,
-        fast_render: bool = True,
+        fast_render: bool | str = "auto",
     ) -> None:
         domain, task_name = resolve(task)
         if action_repeat < 1:
@@ -65,14 +66,15 @@ class DMC:
         self.action_size = int(spec.shape[0])
         self.action_low = np.asarray(spec.minimum, np.float32)
         self.action_high = np.asarray(spec.maximum, np.float32)
-        if fast_render:
+        if gl.fast_render_enabled(fast_render):
             self._apply_fast_render()
         self._closed = False
 
     def _apply_fast_render(self) -> None:
-        # The default 2048px shadow map and 4x MSAA dominate software (llvmpipe) render time;
-        # these values look the same at 64x64. They must be set before the GL context exists,
-        # which dm_control creates on the first render.
+        # The default 2048px shadow map and 4x MSAA dominate software (llvmpipe) render time.
+        # These cheaper ones change 6-15% of the 64x64 pixels, by ~1/255 on average and up to
+        # ~200/255 on edges (`python -m envs.bench --fidelity`). They must be set before the
+        # GL context exists, which dm_control creates on the first render.
         vis = self.physics.model.vis
         vis.quality.shadowsize = 512
         vis.quality.offsamples = 0
@@ -128,7 +130,7 @@ def make_dmc(task: str, seed: int, config: Mapping[str, Any]) -> Any:
         action_repeat=repeat,
         size=tuple(config.get("size", (64, 64))),
         camera=int(config.get("camera", -1)),
-        fast_render=bool(config.get("fast_render", True)),
+        fast_render=config.get("fast_render", "auto"),
     )
     env = NormalizeActions(env)
     time_limit = int(config.get("time_limit", 0))

@@ -6,6 +6,8 @@
 # physics steps; DISTR: max distractors; OBJS: max objects; VAR_*: True | False (variable
 # object count, distractor count, goal position); VIEW: agent view half-size in pixels;
 # SCALE: arena scale (1.0 = Basic); GATE_PRIOR: gate prior (VSG/SVSG); SEED: run seed.
+# Extra arguments are config overrides. Precedence, lowest first: defaults < this launcher's
+# presets < your --configs presets < the positional arguments above < your --key value flags.
 # Runs go to logs/bbs/bringbackshapes_<ENV_TYPE>_distract<DISTR>_size<SCALE>/<id>/seed<SEED>/.
 # Example (Basic): bash scripts/bringbackshapes.sh VSG baseline sparse 3000 0 5 False False \
 #   False 125 1.0 0.4 1
@@ -28,11 +30,14 @@ count() { [[ "$2" =~ ^[0-9]+$ ]] || usage "$1 must be a non-negative integer, go
 boolean() { [[ "$2" =~ ^(True|False)$ ]] || usage "$1 must be True or False, got '$2'"; }
 [[ "$SUFFIX" =~ ^[A-Za-z0-9._-]+$ ]] || usage "SUFFIX may use letters, digits, . _ -, got '$SUFFIX'"
 [[ "$ENV_TYPE" =~ ^(sparse|dense)$ ]] || usage "ENV_TYPE must be sparse or dense, got '$ENV_TYPE'"
-count TL "$TL"; count DISTR "$DISTR"; count OBJS "$OBJS"; count VIEW "$VIEW"; count SEED "$SEED"
+positive() { [[ "$2" =~ ^[1-9][0-9]*$ ]] || usage "$1 must be a positive integer, got '$2'"; }
+count TL "$TL"; count DISTR "$DISTR"; count SEED "$SEED"
+positive OBJS "$OBJS"; positive VIEW "$VIEW"
 boolean VAR_OBJS "$VAR_OBJS"; boolean VAR_DISTR "$VAR_DISTR"; boolean VAR_GOAL "$VAR_GOAL"
 [[ "$SCALE" =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && [[ ! "$SCALE" =~ ^0*\.?0*$ ]] \
   || usage "SCALE must be a positive number, got '$SCALE'"
-[[ "$GATE_PRIOR" =~ ^(0?\.[0-9]+|0)$ ]] || usage "GATE_PRIOR must be a number in [0, 1), got '$GATE_PRIOR'"
+[[ "$GATE_PRIOR" =~ ^0?\.[0-9]*[1-9][0-9]*$ ]] \
+  || usage "GATE_PRIOR must be a number in (0, 1), got '$GATE_PRIOR'"
 
 GATES=(--dyn_gate_prior "$GATE_PRIOR")
 case "$MODEL" in
@@ -49,9 +54,10 @@ if [ -z "${PYTHON:-}" ]; then
   if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
 echo "task bringbackshapes_${ENV_TYPE}_distract${DISTR}_size${SCALE}, model $MODEL, id $ID, seed $SEED"
+# Presets first, then the positional arguments as flags, then yours (the later flag wins).
 exec "$PYTHON" -m vsg.train --configs defaults "${PRESETS[@]}" \
-  --logdir logs/bbs --task "bringbackshapes_$ENV_TYPE" --id "$ID" --seed "$SEED" \
-  --steps 2503001 --time_limit "$TL" --max_distractors "$DISTR" --max_objects "$OBJS" \
+  --task "bringbackshapes_$ENV_TYPE" --id "$ID" --seed "$SEED" --time_limit "$TL" \
+  --max_distractors "$DISTR" --max_objects "$OBJS" \
   --variable_num_objects "$VAR_OBJS" --variable_num_distractors "$VAR_DISTR" \
   --variable_goal_position "$VAR_GOAL" --agent_view_size "$VIEW" --arena_scale "$SCALE" \
   "${GATES[@]}" "$@"

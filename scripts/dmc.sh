@@ -4,7 +4,9 @@
 # TASK: a dm_control task such as walker_walk; MODEL: DreamerV1 | DreamerV2 | VSG | SVSG;
 # SUFFIX: free text appended to the run id; GATE_PRIOR: gate prior probability (VSG/SVSG);
 # DIM: deterministic and hidden size (SVSG: also the stochastic size); SEED: run seed.
-# Extra arguments are config overrides, e.g. --steps 20000 or --configs defaults dmc cpu.
+# Extra arguments are config overrides, e.g. --steps 20000 or --configs cpu. Precedence, lowest
+# first: defaults < this launcher's presets (dmc, then the model's) < your --configs presets <
+# the positional arguments above < your --key value overrides.
 # Runs go to logs/dmc/dmc_<TASK>/<id>/seed<SEED>/; rerunning the same command resumes.
 set -euo pipefail
 
@@ -21,7 +23,8 @@ shift 6
 
 [[ "$TASK" =~ ^[a-z_]+$ ]] || usage "TASK must look like walker_walk, got '$TASK'"
 [[ "$SUFFIX" =~ ^[A-Za-z0-9._-]+$ ]] || usage "SUFFIX may use letters, digits, . _ -, got '$SUFFIX'"
-[[ "$GATE_PRIOR" =~ ^(0?\.[0-9]+|0)$ ]] || usage "GATE_PRIOR must be a number in [0, 1), got '$GATE_PRIOR'"
+[[ "$GATE_PRIOR" =~ ^0?\.[0-9]*[1-9][0-9]*$ ]] \
+  || usage "GATE_PRIOR must be a number in (0, 1), got '$GATE_PRIOR'"
 [[ "$DIM" =~ ^[1-9][0-9]*$ ]] || usage "DIM must be a positive integer, got '$DIM'"
 [[ "$SEED" =~ ^[0-9]+$ ]] || usage "SEED must be a non-negative integer, got '$SEED'"
 
@@ -42,6 +45,6 @@ echo "task dmc_$TASK, model $MODEL, id $ID, seed $SEED"
 if [ -z "${PYTHON:-}" ]; then
   if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
+# Presets first, then the positional arguments as flags, then yours (the later flag wins).
 exec "$PYTHON" -m vsg.train --configs defaults dmc "$PRESET" \
-  --logdir logs/dmc --task "dmc_$TASK" --id "$ID" --seed "$SEED" --steps 500005 \
-  "${SIZES[@]}" "${GATES[@]}" "$@"
+  --task "dmc_$TASK" --id "$ID" --seed "$SEED" "${SIZES[@]}" "${GATES[@]}" "$@"

@@ -1,19 +1,73 @@
-"""Shared test helpers: running a launcher script and reading TensorBoard scalars back."""
+"""Shared test helpers (running a launcher script, reading TensorBoard scalars back) and the
+rule that keeps the pytest process safe for TensorFlow.
 
+MuJoCo's OpenGL libraries and TensorFlow 2.21 crash in one process, in any order. So the tests
+that render or load dm_control in the test process live in tests/mujoco/, which the suite runs
+in a pytest process of its own (tests/test_mujoco.py; or run `pytest tests/mujoco` yourself);
+every other test renders through env worker processes. A test that leaves a GL library loaded
+in this process fails its teardown, naming it, instead of crashing a later test.
+"""
+
+import json
 import os
 import pathlib
 import subprocess
 import sys
 
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+MUJOCO_TESTS = pathlib.Path(__file__).resolve().parent / "mujoco"
+collect_ignore = ["mujoco"]  # unless named explicitly: `pytest tests/mujoco`
+GL_LIBRARIES = ("libEGL", "libGLX", "libGL.so", "libOpenGL", "libOSMesa", "libGLdispatch")
 
 
-def run_launcher(script, args, cwd, timeout=600):
-    """Runs `bash scripts/<script> ARGS` in `cwd` with this interpreter; returns the result."""
-    env = {**os.environ, "PYTHON": sys.executable, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _in_mujoco_tests(item):
+    return MUJOCO_TESTS in pathlib.Path(item.path).resolve().parents
+
+
+def pytest_collection_modifyitems(config, items):
+    """tests/mujoco run alone: next to TensorFlow tests, their GL libraries crash the process."""
+    mujoco = sum(map(_in_mujoco_tests, items))
+    if 0 < mujoco < len(items):
+        raise pytest.UsageError(
+            "tests/mujoco load MuJoCo's GL libraries into the test process and must run in a "
+            "pytest process of their own (pytest tests/mujoco); the suite does so itself"
+        )
+
+
+def loaded_gl_libraries():
+    """The OpenGL libraries mapped into this process (from /proc/self/maps; [] elsewhere)."""
+    try:
+        maps = pathlib.Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    paths = {line.split()[-1] for line in maps.splitlines() if "/" in line}
+    return sorted(path for path in paths if any(name in path for name in GL_LIBRARIES))
+
+
+def pytest_runtest_teardown(item):
+    if not _in_mujoco_tests(item):
+        libraries = loaded_gl_libraries()
+        assert not libraries, (
+            f"{item.nodeid} loaded {libraries} into the test process, where TensorFlow runs "
+            "too: render through an env worker, or move the test to tests/mujoco"
+        )
+
+
+def launcher_env(extra=None):
+    """The environment launchers run in: this interpreter, plus `extra` variables."""
+    return {**os.environ, "PYTHON": sys.executable, **(extra or {})}
+
+
+def run_launcher(script, args, cwd, timeout=600, env=None):
+    """Runs `bash scripts/<script> ARGS` in `cwd` with this interpreter; returns the result.
+
+    `env` adds (or, with None values, removes) environment variables.
+    """
+    env = {k: v for k, v in launcher_env(env).items() if v is not None}
     return subprocess.run(
         ["bash", str(ROOT / "scripts" / script), *args],
         cwd=cwd,
@@ -24,12 +78,22 @@ def run_launcher(script, args, cwd, timeout=600):
     )
 
 
-def assert_rejected(script, args, cwd):
-    """The launcher exits 2 with an error message and creates nothing in `cwd`."""
-    result = run_launcher(script, args, cwd, timeout=120)
+def assert_rejected(script, args, cwd, env=None):
+    """The launcher exits 2 with a one-line error last on stderr and creates nothing in `cwd`."""
+    result = run_launcher(script, args, cwd, timeout=120, env=env)
     assert result.returncode == 2, (args, result.stdout, result.stderr)
-    assert "error" in result.stderr.lower()
+    assert result.stderr.strip().splitlines()[-1].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
     assert list(cwd.iterdir()) == []
+    return result.stderr
+
+
+def resolve(script, args, cwd):
+    """(run directory, resolved config) that `bash scripts/<script> ARGS --dry_run` prints."""
+    result = run_launcher(script, [*args, "--dry_run"], cwd)
+    assert result.returncode == 0, result.stderr
+    run_line, config_line = result.stdout.strip().splitlines()[-2:]
+    return run_line.removeprefix("run directory: "), json.loads(config_line)
 
 
 def read_scalars(run_dir):

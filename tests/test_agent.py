@@ -4,12 +4,8 @@ import functools
 
 import numpy as np
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.agent import Agent
 from vsg.checkpoint import Checkpointer
 from vsg.config import load_config

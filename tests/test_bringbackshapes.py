@@ -43,7 +43,7 @@ def test_effective_masses_and_moments():
 
 
 @pytest.mark.parametrize("spin_quirk", [True, False])
-def test_full_thrust_acceleration_matches_spec(spin_quirk):
+def test_full_thrust_acceleration_matches_the_original_game(spin_quirk):
     world = World(lay.ArenaLayout.for_scale(1.0), spin_quirk=spin_quirk)
     rng = np.random.default_rng(0)
     world.populate(rng, num_objects=0, num_distractors=0)
@@ -55,7 +55,7 @@ def test_full_thrust_acceleration_matches_spec(spin_quirk):
         world.collect_deliveries()
         world.step()
         speeds[step] = body.velocity.x
-    # Spec (measured on the reference): 9.4, 92 and 477 px/s after 1, 10 and 60 steps.
+    # Measured on the original game: 9.4, 92 and 477 px/s after 1, 10 and 60 steps.
     assert speeds[1] == pytest.approx(40000 / body.mass / 60, rel=1e-9)
     assert speeds[1] == pytest.approx(9.43, abs=0.01)
     assert speeds[10] == pytest.approx(92, abs=0.5)
@@ -84,7 +84,8 @@ def test_pushed_square_scores_exactly_once_and_terminates():
     env = _env_with_object("square")
     world = env.world
     square = world.objects[0]
-    # Spec set-up: square origin 135 px short of the goal line, agent touching it, full thrust.
+    # As measured on the original game: square origin 135 px short of the goal line, agent
+    # touching it, full thrust.
     _place(square.body, (440.0, 325.0))
     _place(world.agent.body, (425.0, 350.0))
     rewards, contacts = [], []
@@ -96,7 +97,7 @@ def test_pushed_square_scores_exactly_once_and_terminates():
             break
     assert terminated and not truncated
     assert sum(rewards) == 1.0 and rewards.count(1.0) == 1
-    assert 40 <= info["physics_steps"] <= 80  # spec: delivered after 57-68 physics steps
+    assert 40 <= info["physics_steps"] <= 80  # original game: delivered after 57-68 physics steps
     assert max(contacts) >= 1
     assert info["shapes_delivered"] == 1
     assert np.isnan(info["object_positions"]).all()
@@ -309,5 +310,16 @@ def test_topdown_view_tints_only_the_camera_box():
 def test_invalid_options_are_rejected():
     with pytest.raises(ValueError):
         BringBackShapesEnv(agent_view_size=400)  # an 800-px view does not fit in 700 px
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_objects"):
         BringBackShapesEnv(max_objects=0)
+    with pytest.raises(ValueError, match="agent_view_size"):
+        BringBackShapesEnv(agent_view_size=0)  # would render one colour
+
+
+def test_random_return_benchmark_takes_an_episode_count(capsys):
+    from bringbackshapes.bench import main
+
+    main(["--random-return", "--episodes", "2"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all("over 2 episodes" in line for line in lines)
+    assert "0 distractors" in lines[0] and "2 distractors" in lines[1]

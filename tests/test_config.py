@@ -152,3 +152,14 @@ def test_validation_name_lists_match_the_registries():
     from vsg.train import CELL_NAMES, MODEL_TYPES
 
     assert set(MODEL_TYPES) == set(DYNAMICS) and set(CELL_NAMES) == set(CELLS)
+
+
+def test_tensorflow_start_up_messages_only_with_verbose():
+    """`vsg.quiet.import_tensorflow` hides TensorFlow's start-up lines unless verbose."""
+    code = "import sys, vsg.quiet; vsg.quiet.import_tensorflow(verbose=sys.argv[1] == 'loud')"
+    quiet, loud = (
+        subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True)
+        for mode in ("quiet", "loud")
+    )
+    assert quiet.returncode == loud.returncode == 0, loud.stderr
+    assert quiet.stderr == "" and len(loud.stderr.strip().splitlines()) > 1

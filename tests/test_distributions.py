@@ -2,12 +2,8 @@
 
 import numpy as np
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.distributions import (
     ActionDist,
     DiscreteLatent,

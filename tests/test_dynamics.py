@@ -1,19 +1,16 @@
-"""Tests that RSSM, VSG and SVSG steps equal the spec's equations (vsg-spec 2.1-2.4).
+"""Tests that RSSM, VSG and SVSG steps equal their equations (module docstrings of
+vsg/dynamics/rssm.py, svsg.py and cells.py).
 
 Each model gets random weights (biases and LayerNorm parameters included); a NumPy float64
-reference written from the spec, using the module's weight values, is compared with one
+reference written from those equations, using the module's weight values, is compared with one
 `img_step` / `obs_step`. Stochastic gates are checked against the uniform draw that the model's
 generator makes from the same state, and the mixing uses the gate the step actually sampled.
 """
 
 import numpy as np
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.config import load_config
 from vsg.dynamics import make_dynamics
 
@@ -102,7 +99,7 @@ def reference(model, prev, action, embed, gate):
     prev = {key: np.asarray(value, np.float64) for key, value in prev.items()}
     flat_prev = prev["stoch"].reshape(B, -1)
     x = elu(dense(model.img_in, np.concatenate([flat_prev, action], -1)))
-    if "deter" in prev:  # RSSM / VSG (vsg-spec 2.2, 2.3)
+    if "deter" in prev:  # RSSM / VSG
         cand, prob = candidate(model, x, prev["deter"])
         g = prob if gate is None else gate
         deter = g * cand + (1 - g) * prev["deter"]
@@ -115,7 +112,7 @@ def reference(model, prev, action, embed, gate):
         )
         prior = {"deter": deter, "stoch": prior_z, **prior_stats}
         post = {"deter": deter, "stoch": post_z, **post_stats}
-    else:  # SVSG (vsg-spec 2.4)
+    else:  # SVSG
         cand, prob = candidate(model, x, flat_prev)
         g = np.repeat(prob if gate is None else gate, cand.shape[-1] // S, -1)
         prior_stats, prior_z = stats(model, dense(model.img_stats, elu(dense(model.img_out, cand))))

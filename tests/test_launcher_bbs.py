@@ -1,10 +1,10 @@
 """scripts/bringbackshapes.sh: every env argument reaches the config, a tiny run trains,
 and bad input exits 2 before anything is created."""
 
-import json
-
 import pytest
-from conftest import assert_rejected, read_scalars, run_launcher
+from conftest import assert_rejected, read_scalars, resolve, run_launcher
+
+pytestmark = pytest.mark.slow  # launcher subprocesses
 
 BASIC = ["sparse", "3000", "0", "5", "False", "False", "False", "125", "1.0", "0.4", "1"]
 
@@ -14,10 +14,7 @@ def launch(args, cwd, timeout=600):
 
 
 def dry_run(args, cwd):
-    result = launch([*args, "--dry_run"], cwd)
-    assert result.returncode == 0, result.stderr
-    run_line, config_line = result.stdout.strip().splitlines()[-2:]
-    return run_line.removeprefix("run directory: "), json.loads(config_line)
+    return resolve("bringbackshapes.sh", args, cwd)
 
 
 def test_every_positional_argument_is_forwarded(tmp_path):
@@ -88,7 +85,24 @@ BAD = {
     "non-numeric prior": ["VSG", "x", *BASIC[:9], "p", "1"],
     "non-numeric seed": ["VSG", "x", *BASIC[:10], "s"],
     "unknown override": ["VSG", "x", *BASIC, "--arena", "2"],
+    "zero objects": ["VSG", "x", *BASIC[:3], "0", *BASIC[4:]],
+    "zero objects override": ["VSG", "x", *BASIC, "--max_objects", "0"],
+    "zero view": ["VSG", "x", *BASIC[:7], "0", *BASIC[8:]],
+    "zero view override": ["VSG", "x", *BASIC, "--agent_view_size", "0"],
+    "view larger than the arena": ["VSG", "x", *BASIC[:7], "400", *BASIC[8:]],
+    "zero prior": ["VSG", "x", *BASIC[:9], "0", "1"],
+    "logdir inside a file": ["VSG", "x", *BASIC, "--logdir", "/dev/null/logs"],
+    "episodes shorter than a batch": ["VSG", "x", "sparse", "20", *BASIC[2:], "--configs", "tiny"],
+    "no time limit": ["VSG", "x", "sparse", "0", *BASIC[2:]],
 }
+
+
+def test_precedence_your_preset_beats_the_launchers_but_not_the_positional_arguments(tmp_path):
+    _, config = dry_run(["VSG", "x", *BASIC, "--configs", "tiny"], tmp_path)
+    assert config["steps"] == 400 and config["batch_size"] == 2  # tiny over bringbackshapes
+    assert config["time_limit"] == 3000 and config["max_objects"] == 5  # TL, OBJS over tiny
+    _, config = dry_run(["VSG", "x", *BASIC, "--configs", "tiny", "--time_limit", "80"], tmp_path)
+    assert config["time_limit"] == 80 and config["logdir"] == "logs/bbs"
 
 
 @pytest.mark.parametrize("case", sorted(BAD))

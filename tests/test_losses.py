@@ -1,13 +1,9 @@
-"""Tests for the world-model and behaviour losses against closed forms (vsg-spec 3.1, 3.3)."""
+"""Tests for the world-model and behaviour losses against closed forms."""
 
 import numpy as np
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.behavior import lambda_return
 from vsg.config import load_config
 from vsg.dynamics import make_dynamics

@@ -7,7 +7,8 @@ import sys
 import pytest
 from PIL import Image
 
-from vsg.plot import main, read_curve
+from vsg.plot import main
+from vsg.rundir import read_curve
 
 
 def write_run(run_dir):

@@ -5,7 +5,14 @@ import re
 import numpy as np
 import pytest
 
-from vsg.replay import Replay, count_episodes, load_episodes, save_episode
+from vsg.replay import (
+    Replay,
+    bytes_per_step,
+    count_episodes,
+    load_episodes,
+    replay_ram_note,
+    save_episode,
+)
 
 NAME = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{32}-(\d+)\.npz$")
 
@@ -195,3 +202,35 @@ def test_sample_without_long_enough_episodes_raises():
     replay.add_episode(make_episode(3))
     with pytest.raises(ValueError, match="at least 10 entries"):
         replay.sample(2)
+
+
+def test_bytes_per_step_counts_stored_dtypes():
+    obs = {
+        "image": np.zeros((64, 64, 3), np.uint8),
+        "velocity": np.zeros(9, np.float64),  # stored as float32
+        "reward": np.float64(0.5),  # stored as float32
+        "is_first": False,
+        "is_last": False,
+        "is_terminal": False,
+    }
+    assert bytes_per_step(obs, action_size=2) == 64 * 64 * 3 + 9 * 4 + 4 + 3 + 2 * 4
+
+
+@pytest.mark.parametrize(
+    "steps, repeat, step_bytes, kept, gigabytes",
+    [
+        (2_503_001, 4, 12_303, "625,751", "7.7"),  # BringBackShapes: image, 2-D action
+        (500_005, 2, 12_415, "250,003", "3.1"),  # DMC walker: image, 24 floats, 6-D action
+    ],
+)
+def test_replay_ram_note_for_a_whole_paper_run(steps, repeat, step_bytes, kept, gigabytes):
+    note, warning = replay_ram_note(step_bytes, steps, repeat, capacity=0)
+    assert f"up to {kept} steps" in note and f"~{gigabytes} GB" in note
+    assert warning is None
+
+
+def test_replay_ram_note_warns_when_the_capacity_evicts():
+    note, warning = replay_ram_note(12_303, 2_503_001, 4, capacity=500_000)
+    assert "up to 500,000 steps" in note and "~6.2 GB" in note
+    assert "125,751 steps will be evicted" in warning
+    assert replay_ram_note(12_303, 2_503_001, 4, capacity=625_751)[1] is None

@@ -1,9 +1,13 @@
-"""The agent: world model + actor-critic, compiled policy and training steps."""
+"""The agent: world model + actor-critic, compiled policy and training steps; and the frozen
+copy of its policy that evaluation acts with."""
 
 import numpy as np
 import tensorflow as tf
 
-from vsg.behavior import ActorCritic
+from vsg.behavior import ActorCritic, make_actor
+from vsg.distributions import ActionDist
+from vsg.dynamics import make_dynamics
+from vsg.networks import ConvEncoder
 from vsg.world_model import WorldModel, preprocess_image
 
 PRECISIONS = {"32": tf.float32, "16": tf.float16, "bf16": tf.bfloat16}
@@ -14,6 +18,14 @@ def as_batch(obs):
     return {"image": obs["image"][None], "is_first": np.array([obs["is_first"]])}
 
 
+def stack_observations(observations):
+    """N env observations -> policy inputs (image [N, H, W, 3], is_first [N])."""
+    return {
+        "image": np.stack([obs["image"] for obs in observations]),
+        "is_first": np.array([obs["is_first"] for obs in observations]),
+    }
+
+
 def compute_dtype(precision):
     """`auto` -> float32 on CPU (float16 is ~10x slower there), float16 on a GPU."""
     if precision == "auto":
@@ -21,6 +33,21 @@ def compute_dtype(precision):
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be auto, 32, 16 or bf16, got '{precision}'")
     return PRECISIONS[precision]
+
+
+def act(encoder, dynamics, action_dist, rng, obs, state, explore):
+    """One acting step: encode obs, update the posterior state, pick an action.
+
+    obs: dict of [N, ...] (image, is_first); state: (latent state, previous action [N, A]);
+    `action_dist(features [N, F])` is the actor's distribution; `explore` samples it with `rng`,
+    otherwise its mode is taken. Returns (action [N, A], new state).
+    """
+    latent, prev_action = state
+    embed = encoder(preprocess_image(obs["image"]))
+    latent, _ = dynamics.obs_step(latent, prev_action, embed, obs["is_first"])
+    dist = action_dist(dynamics.features(latent))
+    action = tf.cond(explore, lambda: dist.sample(rng), dist.mode)
+    return action, (latent, action)
 
 
 class Agent(tf.Module):
@@ -48,12 +75,8 @@ class Agent(tf.Module):
     @tf.function
     def policy(self, obs, state, explore):
         """obs: dict of [N, ...] (image, is_first). Returns (action [N, A], new state)."""
-        latent, prev_action = state
-        embed = self.wm.encoder(preprocess_image(obs["image"]))
-        latent, _ = self.wm.dynamics.obs_step(latent, prev_action, embed, obs["is_first"])
-        dist = self.behavior.policy(self.wm.dynamics.features(latent))
-        action = tf.cond(explore, lambda: dist.sample(self.rng), dist.mode)
-        return action, (latent, action)
+        wm = self.wm
+        return act(wm.encoder, wm.dynamics, self.behavior.policy, self.rng, obs, state, explore)
 
     @tf.function
     def train(self, data):
@@ -66,3 +89,49 @@ class Agent(tf.Module):
     def report(self, data):
         """Open-loop prediction video and the gate pattern for a few sequences."""
         return self.wm.open_loop_video(data)
+
+
+class FrozenPolicy(tf.Module):
+    """A copy of an agent's acting networks (encoder, dynamics, actor) with its own generator.
+
+    `copy_from(agent, seed)` takes the agent's current weights and reseeds the generator, so
+    an evaluation acts with the policy of one moment while the agent goes on learning, and
+    draws nothing from the agent's generator. Acts with the policy mode.
+    """
+
+    def __init__(self, config, action_size):
+        super().__init__(name="frozen_policy")
+        dtype = compute_dtype(config.precision)
+        self.config = config
+        self.action_size = action_size
+        self.rng = tf.random.Generator.from_seed(0)
+        self.encoder = ConvEncoder(config.cnn_depth, dtype)
+        embed = self.encoder.embed_size
+        self.dynamics = make_dynamics(config, action_size, embed, self.rng, dtype)
+        self.actor = make_actor(config, self.dynamics.feature_size, action_size, dtype)
+
+    def copy_from(self, agent, seed):
+        """Copies the agent's encoder, dynamics and actor weights; reseeds the generator."""
+        pairs = [
+            (self.encoder, agent.wm.encoder),
+            (self.dynamics, agent.wm.dynamics),
+            (self.actor, agent.behavior.actor),
+        ]
+        for mine, theirs in pairs:
+            for target, source in zip(mine.variables, theirs.variables, strict=True):
+                target.assign(source)
+        self.rng.reset_from_seed(seed)
+
+    def initial_state(self, batch_size):
+        """(latent state, previous action) before the first observation."""
+        latent = self.dynamics.initial(batch_size)
+        return latent, tf.zeros([batch_size, self.action_size], tf.float32)
+
+    def _action_dist(self, features):
+        return ActionDist(self.actor(features), self.config.actor_min_std)
+
+    @tf.function
+    def __call__(self, obs, state):
+        """obs: dict of [N, ...] (image, is_first). Returns (mode action [N, A], new state)."""
+        explore = tf.constant(False)
+        return act(self.encoder, self.dynamics, self._action_dist, self.rng, obs, state, explore)

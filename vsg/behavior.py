@@ -1,4 +1,7 @@
-"""Actor-critic trained in imagination with dynamics back-propagation (vsg-spec 3.3)."""
+"""Actor-critic trained in imagination with dynamics back-propagation, as in DreamerV2.
+
+Hafner et al., "Mastering Atari with Discrete World Models", ICLR 2021; VSG keeps it unchanged.
+"""
 
 import tensorflow as tf
 
@@ -23,6 +26,11 @@ def lambda_return(reward, value, discount, bootstrap, lambda_):
     return tf.stack(returns[::-1], 0)
 
 
+def make_actor(config, feature_size, action_size, dtype=tf.float32):
+    """The actor network: features [N, F] -> action distribution inputs [N, 2 A]."""
+    return nn.MLP(feature_size, 2 * action_size, config.actor_layers, config.units, dtype, "actor")
+
+
 class ActorCritic(tf.Module):
     """Truncated-normal actor, Normal(mean, 1) critic and a hard-copied slow critic."""
 
@@ -31,9 +39,7 @@ class ActorCritic(tf.Module):
         self.config = config
         self.rng = rng
         units = config.units
-        self.actor = nn.MLP(
-            feature_size, 2 * action_size, config.actor_layers, units, dtype, "actor"
-        )
+        self.actor = make_actor(config, feature_size, action_size, dtype)
         self.critic = nn.MLP(feature_size, 1, config.value_layers, units, dtype, "critic")
         self.slow_critic = nn.MLP(feature_size, 1, config.value_layers, units, dtype, "slow")
         for slow, fast in zip(self.slow_critic.variables, self.critic.variables, strict=True):

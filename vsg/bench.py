@@ -11,14 +11,9 @@ import statistics
 import sys
 import time
 
-# isort: off
-import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
-import tensorflow as tf  # before dm_control loads GL libraries (see vsg/__init__.py)
-
-# isort: on
 import numpy as np
 
-from envs.bench import frames_per_second
+from envs.bench import worker_frames_per_second
 from vsg.config import load_config
 
 
@@ -49,6 +44,8 @@ def median_seconds(fn, repeats, warmup=1):
 
 
 def bench_updates(config, repeats, label):
+    import tensorflow as tf  # here: env workers import this module (spawn) and must not
+
     from vsg.agent import Agent
 
     tf.random.set_seed(0)
@@ -71,8 +68,10 @@ def bench_updates(config, repeats, label):
 
 
 def bench_env(repeats):
-    """Rendered walker_walk frames/s (fast render, action repeat 2), median over seeds."""
-    rates = [frames_per_second(True, decisions=500, seed=seed) for seed in range(repeats)]
+    """Rendered walker_walk frames/s (fast render, action repeat 2) of one env worker, as a
+    run with `envs: 1` steps it, median over seeds (this process runs TensorFlow, so the env
+    renders in its own process)."""
+    rates = [worker_frames_per_second(1, decisions=500, seed=seed) for seed in range(repeats)]
     print(
         f"env dmc_walker_walk: {statistics.median(rates):.0f} rendered frames/s "
         f"(median of {repeats})"

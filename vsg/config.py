@@ -133,6 +133,9 @@ def build_parser(defaults):
         "--dry_run", action="store_true", help="print the run directory and config, then exit"
     )
     parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up and info messages"
+    )
+    parser.add_argument(
         "--configs",
         nargs="+",
         action="extend",

@@ -1,9 +1,13 @@
-"""Metrics to the console, `metrics.jsonl` and TensorBoard, plus GIF and PNG files.
+"""Metrics to `metrics.jsonl` and TensorBoard, plus GIF and PNG files (the console is
+`vsg.progress`'s).
 
 Logged values are buffered and go out together at `Logger.write(step)`, with `step` counted in
-environment frames. TensorBoard tags are `<group>/<name>` where the group is `scalars`,
-`videos` or `images`; a name that already contains '/' is used as the tag unchanged, so
-callers can choose their own hierarchy (`train/return`, `loss/kl`, ...). Files written:
+environment frames; `Logger.write_at(step, ...)` writes results that took time to collect (an
+evaluation started at `step`) as a record of their own, at the frame they belong to.
+TensorBoard tags are `<group>/<name>` where the group is `scalars`, `videos` or `images`; a
+name that already contains '/' is used as the tag unchanged, so callers can choose their own
+hierarchy (`train/return`, `loss/kl`, ...): the frame rate `fps` is `scalars/fps` in
+TensorBoard, and videos and images are both in its Images tab. Files:
 
     <logdir>/metrics.jsonl          one JSON object per write: {"step": step, name: mean, ...}
     <logdir>/events.out.tfevents.*  TensorBoard scalars, GIF videos, PNG images
@@ -19,13 +23,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from vsg.replay import atomic_write_bytes
+from vsg.rundir import drop_metrics_after
 
 VIDEO_FPS = 20
-_CONSOLE_SCALARS = ("train/return", "eval/return")
 
 
 def video_grid(frames: np.ndarray) -> np.ndarray:
@@ -74,34 +77,27 @@ def _json_safe(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _format_duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
 class Logger:
     """Buffers scalars, videos and images and writes them at `write(step)`.
 
     Args:
         logdir: run directory; created if missing. `metrics.jsonl` is appended to, so a
-            resumed run continues the same file.
-        total_steps: the run's budget in environment frames, for the ETA.
-        step: the environment frame the run starts (or resumes) at, for fps and ETA.
+            resumed run continues the same file (after dropping records past `step`, which
+            a run killed after its last checkpoint had written).
+        step: the environment frame the run starts (or resumes) at, for fps.
+        tensorboard: also write TensorBoard event files (TensorFlow is imported at the first
+            write); without, only metrics.jsonl and the media files.
     """
 
-    def __init__(self, logdir: str | os.PathLike, total_steps: int, step: int = 0):
+    def __init__(self, logdir: str | os.PathLike, step: int = 0, tensorboard: bool = True):
         self._logdir = Path(logdir)
         self._logdir.mkdir(parents=True, exist_ok=True)
-        self._total_steps = int(total_steps)
-        self._start = (int(step), time.monotonic())
-        self._last = self._start
+        drop_metrics_after(self._logdir, step)
+        self._last = (int(step), time.monotonic())
         self._scalars: dict[str, list[float]] = {}
         self._videos: dict[str, np.ndarray] = {}
         self._images: dict[str, np.ndarray] = {}
-        self._latest: dict[str, float] = {}  # Console values persist until logged again.
+        self._tensorboard = tensorboard
         self._writer = None  # Created at the first write, so tests and tools can skip TF I/O.
 
     @property
@@ -129,30 +125,51 @@ class Logger:
             raise ValueError(f"Image {name!r} must be [H, W, C], got {array.shape}.")
         self._images[name] = _to_uint8(array)
 
+    def unwritten(self, step: int) -> bool:
+        """True if a write at `step` would record anything new: values were logged since the
+        last write, or the run moved past the step of the last write."""
+        return step > self._last[0] or bool(self._scalars or self._videos or self._images)
+
     def write(self, step: int) -> dict[str, float]:
         """Write everything buffered at `step` (environment frames); returns the scalar means.
 
-        Adds `fps`, environment frames per second since the previous write.
+        Adds `fps`, environment frames per second since the previous write, if `step` is past
+        the previous write's.
         """
         step = int(step)
         now = time.monotonic()
-        elapsed = now - self._last[1]
-        fps = (step - self._last[0]) / elapsed if elapsed > 0 else 0.0
-        self._last = (step, now)
         means = {name: float(np.mean(values)) for name, values in self._scalars.items()}
-        means["fps"] = fps
-        self._print(step, now, means)
+        if step > self._last[0]:
+            means["fps"] = (step - self._last[0]) / max(now - self._last[1], 1e-9)
+        self._last = (step, now)
+        self._emit(step, means, self._videos, self._images)
+        self._scalars, self._videos, self._images = {}, {}, {}
+        return means
+
+    def write_at(
+        self, step: int, scalars: dict[str, list[float]], videos: dict[str, np.ndarray]
+    ) -> dict[str, float]:
+        """Write one record at env frame `step` now, apart from the buffered values: the mean
+        of each list in `scalars` and the videos [T, H, W, C]. Returns the means.
+
+        For results that belong to an earlier frame than the current one (an evaluation
+        started at `step`), so metrics.jsonl then holds a record out of step order.
+        """
+        means = {name: float(np.mean(values)) for name, values in scalars.items()}
+        self._emit(int(step), means, {name: _to_uint8(v) for name, v in videos.items()}, {})
+        return means
+
+    def _emit(self, step, means, videos, images) -> None:
         record = {"step": step, **{name: _json_safe(value) for name, value in means.items()}}
         with open(self._logdir / "metrics.jsonl", "a") as file:
             file.write(json.dumps(record) + "\n")
-        gifs = {name: encode_gif(frames) for name, frames in self._videos.items()}
-        self._write_tensorboard(step, means, gifs)
+        gifs = {name: encode_gif(frames) for name, frames in videos.items()}
+        if self._tensorboard:
+            self._write_tensorboard(step, means, videos, gifs, images)
         for name, gif in gifs.items():
             atomic_write_bytes(self._media_path("videos", name, ".gif"), gif)
-        for name, array in self._images.items():
+        for name, array in images.items():
             atomic_write_bytes(self._media_path("images", name, ".png"), encode_png(array))
-        self._scalars, self._videos, self._images = {}, {}, {}
-        return means
 
     def flush(self) -> None:
         if self._writer is not None:
@@ -163,31 +180,18 @@ class Logger:
             self._writer.close()
             self._writer = None
 
-    def _print(self, step: int, now: float, means: dict[str, float]) -> None:
-        # The ETA uses the average rate since start or resume, which is steadier than the fps
-        # of the last interval (that one includes evaluation pauses).
-        rate = (step - self._start[0]) / max(now - self._start[1], 1e-9)
-        eta = (self._total_steps - step) / rate if rate > 0 else math.inf
-        parts = [f"[{step}]", f"fps {means['fps']:.1f}", f"eta {_format_duration(eta)}"]
-        for name in _CONSOLE_SCALARS:
-            if name in means:
-                self._latest[name] = means[name]
-            if name in self._latest:
-                parts.append(f"{name} {self._latest[name]:.4g}")
-        print(" / ".join(parts), flush=True)
+    def _write_tensorboard(self, step, means, videos, gifs, images) -> None:
+        import tensorflow as tf  # only here, so the rest of the logger works without it
 
-    def _write_tensorboard(
-        self, step: int, means: dict[str, float], gifs: dict[str, bytes]
-    ) -> None:
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self._logdir))
         with self._writer.as_default():
             for name, value in means.items():
                 tf.summary.scalar(_tag("scalars", name), value, step=step)
             for name, gif in gifs.items():
-                summary = _gif_summary(_tag("videos", name), self._videos[name].shape, gif)
+                summary = _gif_summary(_tag("videos", name), videos[name].shape, gif)
                 tf.summary.experimental.write_raw_pb(summary.SerializeToString(), step=step)
-            for name, array in self._images.items():
+            for name, array in images.items():
                 tf.summary.image(_tag("images", name), array[None], step=step)
         self._writer.flush()
 
@@ -199,12 +203,15 @@ def _tag(group: str, name: str) -> str:
     return name if "/" in name else f"{group}/{name}"
 
 
-def _gif_summary(tag: str, shape: tuple[int, ...], gif: bytes) -> tf.compat.v1.Summary:
-    """A legacy image summary holding an animated GIF of `shape` [T, H, W, C].
+def _gif_summary(tag: str, shape: tuple[int, ...], gif: bytes):
+    """A legacy image summary (`tf.compat.v1.Summary`) holding an animated GIF of `shape`
+    [T, H, W, C].
 
     tf.summary.image only encodes PNG, so the GIF goes in as an encoded image string, which
     TensorBoard's image tab plays.
     """
+    import tensorflow as tf
+
     _, height, width, channels = shape
     image = tf.compat.v1.Summary.Image(
         height=height, width=width, colorspace=channels, encoded_image_string=gif

@@ -1,36 +1,74 @@
 """The collect / train / evaluate loop of one run, with resume from its checkpoint.
 
 Counters are env frames (`step`), which is what every interval in the config is measured in;
-one agent decision is `action_repeat` frames.
+one agent decision is `action_repeat` frames and one loop step is `envs` decisions (`vsg.schedule`).
+A run has three phases, each with its own progress bar (`vsg.progress`): prefill (random actions
+until the replay holds `prefill` frames), pretraining (the first `pretrain` updates, at least
+one, in a row) and training (`train_steps` updates every `train_every` decisions). The update
+counter is saved in the checkpoint, so a run stopped during pretraining does the rest of it
+after resuming. Metrics are written after the first update, then every `log_every` frames, and
+the unfinished interval when the run ends or is stopped.
+
+This module imports neither TensorFlow nor any env: the `Trainer` gets a `Learner` (the agent
+behind NumPy in and out, `vsg.learner`), a `BatchEnv` of train envs driven by a `vsg.driver.Driver`,
+an `vsg.evaluation.Evaluator`, a replay and a logger, which `vsg.build` makes. So the loop is
+tested with a fake env and a fake learner in seconds.
 """
 
+import abc
+import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
-import envs
-from vsg.agent import Agent, as_batch
-from vsg.checkpoint import Checkpointer
-from vsg.logger import Logger, video_grid
-from vsg.probe import cheap_probe
-from vsg.replay import Replay
+from vsg.driver import Driver, Policy
+from vsg.evaluation import episode_return
+from vsg.interrupts import uninterruptible
+from vsg.logger import video_grid
+from vsg.progress import Progress
+from vsg.replay import bytes_per_step, replay_ram_note
+from vsg.schedule import Schedule
 
 TRAIN_KEYS = ("image", "action", "reward", "is_first", "is_terminal")
 
 
-class Every:
-    """True once each time the counter crosses a multiple of `interval`."""
+class Learner(abc.ABC):
+    """The agent as the loop sees it: NumPy in, NumPy out (`vsg.learner.AgentLearner`)."""
 
-    def __init__(self, interval, start):
-        self.interval = interval
-        self.last = start // interval
+    @property
+    @abc.abstractmethod
+    def updates(self) -> int:
+        """Training updates done so far (saved in the checkpoint)."""
 
-    def __call__(self, step):
-        due = step // self.interval > self.last
-        if due:
-            self.last = step // self.interval
-        return due
+    @abc.abstractmethod
+    def act(self, observations: list[dict], state) -> tuple[np.ndarray, object]:
+        """Exploring actions float32 [N, A] for N observations, and the new policy state
+        (`state` None = the initial one)."""
+
+    @abc.abstractmethod
+    def train(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """One update on a batch [B, T, ...] of TRAIN_KEYS; returns its metrics."""
+
+    @abc.abstractmethod
+    def probe(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
+        """The cheap Jacobian-sparsity probe on a training batch (`probe/...` metrics)."""
+
+    @abc.abstractmethod
+    def report(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(open-loop video [N, T, H, W, C] in [0, 1], gate pattern [N, T, G]) of a batch."""
+
+    @abc.abstractmethod
+    def eval_policy(self, step: int) -> Policy:
+        """A frozen copy of the current policy (mode actions, own generator seeded from the
+        run seed and `step`), a `vsg.driver.Policy`."""
+
+    @abc.abstractmethod
+    def restore(self) -> int | None:
+        """Loads the run's checkpoint; returns its env frame, or None if there is none."""
+
+    @abc.abstractmethod
+    def save(self, step: int) -> None:
+        """Writes the checkpoint (atomically) as of env frame `step`."""
 
 
 def gate_image(gates, width=4):
@@ -44,138 +82,210 @@ def gate_image(gates, width=4):
 
 
 class Trainer:
-    """Owns the envs, the agent, the replays, the logger and the checkpoint of a run."""
+    """Collects with `envs` until `steps` frames, training `learner` from `replay` as it goes.
 
-    def __init__(self, config, run_dir):
-        self.config = c = config
-        self.run_dir = run_dir
-        tf.random.set_seed(c.seed)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.env = envs.make(c.task, c.seed, c)
-        self.agent = Agent(c, self.env.action_size)
-        self.checkpointer = Checkpointer(run_dir / "checkpoint", agent=self.agent, step=self.step)
-        self.resumed = self.checkpointer.restore()
-        start = int(self.step.numpy())
-        if self.resumed:
-            print(f"resumed from checkpoint at step {start}", flush=True)
-            # A new env seed on resume, so the continued run does not replay old episodes.
-            self.env.close()
-            self.env = envs.make(c.task, c.seed + start, c)
-        self.eval_env = envs.make(c.task, c.seed + 10**6 + start, c)
-        self.rng = np.random.default_rng(c.seed + start)
-        self.replay = Replay(
-            run_dir / "train_eps", c.dataset_size, c.batch_length, c.seed + start, c.oversample_ends
-        )
-        self.eval_replay = Replay(run_dir / "eval_eps", 1, c.batch_length, c.seed, save=True)
-        self.logger = Logger(run_dir, c.steps, start)
-        self.should = {
-            name: Every(c[f"{name}_every"], start)
-            for name in ("log", "video", "eval", "checkpoint")
-        }
+    Args:
+        config: the run's config.
+        learner: a `Learner`, restored from the checkpoint if `resumed`.
+        envs: the train envs (a `BatchEnv` of `config.envs` slots).
+        evaluator: a `vsg.evaluation.Evaluator` for the evaluation env.
+        replay: the training `vsg.replay.Replay`; logger: a `vsg.logger.Logger`.
+        checkpoint_step: the env frame of the checkpoint the learner was restored from, or
+            None for a run without one (it starts at frame 0).
+        progress: the console (`vsg.progress.Progress` on stdout by default).
+    """
+
+    def __init__(
+        self, config, learner, envs, evaluator, replay, logger, checkpoint_step, progress=None
+    ):
+        self.config = config
+        self.learner = learner
+        self.envs = envs
+        self.evaluator = evaluator
+        self.replay = replay
+        self.logger = logger
+        self.progress = progress if progress is not None else Progress()
+        self.step = start = checkpoint_step or 0
+        self._saved = None if checkpoint_step is None else self._counters()  # in the checkpoint
+        self.rng = np.random.default_rng(config.seed + start)  # prefill actions
+        self.driver = Driver(envs)
+        self.driver.on_episode.append(self._episode_done)
+        self.schedule = Schedule(config, start)
 
     def run(self):
-        """Collects until `steps` frames, training every `train_every` decisions."""
-        c = self.config
-        repeat = c.action_repeat
-        obs = self._reset()
-        policy_state = self.agent.initial_policy_state(1)
-        episode_return, episode_length = 0.0, 0
-        train_every = Every(c.train_every * repeat, int(self.step.numpy()))
-        try:
-            while int(self.step.numpy()) < c.steps:
-                action, policy_state = self._act(obs, policy_state)
-                obs = self.env.step(action)
-                self.replay.add_step(obs, action)
-                self.step.assign_add(repeat)
-                step = int(self.step.numpy())
-                episode_return += float(obs["reward"])
-                episode_length += 1
-                if obs["is_last"]:
-                    self.logger.scalar("train/return", episode_return)
-                    self.logger.scalar("train/length", episode_length * repeat)
-                    obs = self._reset()
-                    episode_return, episode_length = 0.0, 0
-                if self._prefilled() and train_every(step):
-                    self._train()
-                self._periodic(step)
-        except KeyboardInterrupt:
-            print("interrupted: saving a checkpoint before exiting", flush=True)
-            self.checkpointer.save()
-            raise
-        self.checkpointer.save()
-        if self.should["log"].last * self.config.log_every < int(self.step.numpy()):
-            self.logger.write(int(self.step.numpy()))  # the last partial interval
-        self.logger.close()
-        self.env.close()
-        self.eval_env.close()
+        """Collects until `steps` frames, training as it goes; returns the final env frame.
 
-    def _reset(self):
-        obs = self.env.reset()
-        self.replay.add_step(obs, np.zeros(self.env.action_size, np.float32))
-        return obs
+        A running evaluation is finished first. Ctrl-C or SIGTERM (a KeyboardInterrupt, see
+        `vsg.interrupts`) writes the unfinished log interval and a checkpoint, then propagates.
+        """
+        try:
+            self._collect()
+            self.evaluator.finish()
+        except KeyboardInterrupt:
+            self._stop()
+            raise
+        finally:
+            self.progress.close()
+        self._save()
+        self.logger.close()
+        return self.step
+
+    def _stop(self):
+        """Saves on Ctrl-C or SIGTERM and says truthfully whether the checkpoint is current."""
+        step = self.step
+        self.progress.close()
+        print(f"interrupted at env frame {step}: saving metrics and a checkpoint", flush=True)
+        try:
+            self._save()
+        except KeyboardInterrupt:  # delivered once the save was done, or before it began
+            if self._counters() != self._saved:
+                print("stopped before the checkpoint was saved", flush=True)
+                raise
+        print(f"checkpoint saved at env frame {step}", flush=True)
+
+    def _collect(self):
+        observations = self.driver.reset()
+        self._announce_replay_ram(observations[0])
+        if self._prefilled():
+            self._pretrain()  # only if a stopped run left pretraining unfinished
+        while self.step < self.config.steps:
+            self._show()
+            self._advance()
+            if self._prefilled():
+                times = self.schedule.train(self.step)
+                if times:
+                    self._train(times)
+            self._periodic()
+        self._show()
+
+    def _advance(self):
+        """One decision in every train env, and one in the evaluation env if it runs."""
+        policy = self.learner.act if self._prefilled() else self._random_actions
+        self.driver.send(policy)
+        self.evaluator.send()
+        self.driver.receive()
+        self.evaluator.receive()
+        self.step += len(self.envs) * self.config.action_repeat
+
+    def _random_actions(self, observations, state):
+        shape = (len(observations), self.envs.action_size)
+        return self.rng.uniform(-1.0, 1.0, shape).astype(np.float32), state
+
+    def _episode_done(self, slot, episode):
+        self.replay.add_episode(episode)
+        total = episode_return(episode)
+        self.logger.scalar("train/return", total)
+        self.logger.scalar("train/length", (len(episode["reward"]) - 1) * self.config.action_repeat)
+        self.progress.note(train_return=total)
+
+    def _announce_replay_ram(self, obs):
+        c = self.config
+        step_bytes = bytes_per_step(obs, self.envs.action_size)
+        note, warning = replay_ram_note(step_bytes, c.steps, c.action_repeat, c.dataset_size)
+        print(note, flush=True)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
+
+    def _show(self):
+        """Moves the progress bar of the current phase, starting it when the phase begins."""
+        c = self.config
+        if not self._prefilled():
+            frames = (self.replay.total_steps + self.driver.running_decisions) * c.action_repeat
+            if self.progress.name != "prefill":
+                self.progress.phase("prefill", c.prefill, initial=frames)
+            self.progress.advance(frames)
+            return
+        if self.progress.name != "train":
+            self.progress.phase("train", c.steps, initial=self.step)
+            self.progress.note(updates=self.learner.updates)
+        self.progress.advance(self.step)
+
+    def _save(self):
+        """Writes the unfinished log interval and a checkpoint, if they hold anything new."""
+        with uninterruptible("saving metrics and a checkpoint"):
+            self._log()
+            self._checkpoint()
+
+    def _checkpoint(self):
+        with uninterruptible("saving a checkpoint"):
+            counters = self._counters()
+            if counters != self._saved:
+                self.learner.save(self.step)
+                self._saved = counters
+
+    def _counters(self):
+        return self.step, self.learner.updates
 
     def _prefilled(self):
         return self.replay.total_steps * self.config.action_repeat >= self.config.prefill
 
-    def _act(self, obs, policy_state):
-        if not self._prefilled():
-            action = self.rng.uniform(-1.0, 1.0, self.env.action_size).astype(np.float32)
-            return action, policy_state
-        action, policy_state = self.agent.policy(as_batch(obs), policy_state, tf.constant(True))
-        return action.numpy()[0], policy_state
+    def _train(self, times):
+        """`times` x `train_steps` updates, or pretraining if it is not done yet."""
+        if self._pretrain():
+            return
+        for _ in range(times * self.config.train_steps):
+            self._update()
+        self.progress.note(updates=self.learner.updates)
 
-    def _train(self):
-        c = self.config
-        updates = c.train_steps
-        if int(self.agent.behavior.updates.numpy()) == 0:
-            updates = max(c.pretrain, 1)
-            print(f"prefill done ({self.replay.num_steps} steps); pretraining {updates} updates")
-        for _ in range(updates):
-            batch = self._batch()
-            start = time.perf_counter()
-            metrics = self.agent.train(batch)
-            self.logger.scalar("perf/update_seconds", time.perf_counter() - start)
-            every = c.probe_every
-            if every and int(self.agent.behavior.updates.numpy()) % every == 0:
-                metrics.update(cheap_probe(self.agent, batch))
-            for name, value in metrics.items():
-                self.logger.scalar(name, float(value))
+    def _pretrain(self):
+        """The first `pretrain` updates (at least one) in a row, or those a stopped run left;
+        False if pretraining was already done."""
+        total, done = max(self.config.pretrain, 1), self.learner.updates
+        if done >= total:
+            return False
+        if done == 0:
+            decisions = self.replay.total_steps
+            frames = decisions * self.config.action_repeat
+            if self.progress.name == "prefill":
+                self.progress.advance(frames)
+            self.progress.close()
+            self.progress.write(f"prefill done: {frames} env frames ({decisions} decisions)")
+        self.progress.phase("pretrain", total, initial=done, unit="updates")
+        for _ in range(total - done):
+            self._update()
+            self.progress.advance(self.learner.updates)
+        self.progress.close()
+        return True
+
+    def _update(self):
+        """One training step on a replayed batch; the first one of a run is logged at once."""
+        batch = self._batch()
+        start = time.perf_counter()
+        metrics = self.learner.train(batch)
+        self.logger.scalar("perf/update_seconds", time.perf_counter() - start)
+        updates = self.learner.updates
+        every = self.config.probe_every
+        if every and updates % every == 0:
+            metrics.update(self.learner.probe(batch))
+        for name, value in metrics.items():
+            self.logger.scalar(name, float(value))
+        if updates == 1:
+            self._log()
 
     def _batch(self):
         """A training batch [B, T, ...] with the keys the agent learns from."""
         batch = self.replay.sample(self.config.batch_size)
         return {key: batch[key] for key in TRAIN_KEYS}
 
-    def _periodic(self, step):
-        trained = int(self.agent.behavior.updates.numpy()) > 0
-        if self.should["video"](step) and trained:
-            video, gates = self.agent.report(self._batch())
-            self.logger.video("train/openl", video_grid(video.numpy()))
-            self.logger.image("gate/pattern", gate_image(gates.numpy()))
-        if self.should["eval"](step) and trained:
-            self.evaluate()
-        if self.should["log"](step):
+    def _periodic(self):
+        step, trained = self.step, self.learner.updates > 0
+        if self.schedule.video(step) and trained:
+            video, gates = self.learner.report(self._batch())
+            self.logger.video("train/openl", video_grid(video))
+            self.logger.image("gate/pattern", gate_image(gates))
+        if self.schedule.eval(step) and trained and self.config.n_eval_eps:
+            self.evaluator.start(step, self.learner.eval_policy(step))
+        if self.schedule.log(step):
+            self._log()
+        if self.schedule.checkpoint(step):
+            self._checkpoint()
+
+    def _log(self):
+        """Writes what was logged since the last write (nothing if there is nothing new)."""
+        if not self.logger.unwritten(self.step):
+            return
+        with uninterruptible("writing metrics"):
             self.logger.scalar("replay/episodes", self.replay.num_episodes)
             self.logger.scalar("replay/steps", self.replay.num_steps)
-            self.logger.write(step)
-        if self.should["checkpoint"](step):
-            self.checkpointer.save()
-
-    def evaluate(self):
-        """Runs `n_eval_eps` episodes with the policy mode; logs returns and one video."""
-        for index in range(self.config.n_eval_eps):
-            obs = self.eval_env.reset()
-            self.eval_replay.add_step(obs, np.zeros(self.eval_env.action_size, np.float32))
-            state = self.agent.initial_policy_state(1)
-            frames, total, length = [obs["image"]], 0.0, 0
-            while not obs["is_last"]:
-                action, state = self.agent.policy(as_batch(obs), state, tf.constant(False))
-                obs = self.eval_env.step(action.numpy()[0])
-                self.eval_replay.add_step(obs, action.numpy()[0])
-                frames.append(obs["image"])
-                total += float(obs["reward"])
-                length += 1
-            self.logger.scalar("eval/return", total)
-            self.logger.scalar("eval/length", length * self.config.action_repeat)
-            if index == 0:
-                self.logger.video("eval/policy", np.stack(frames))
+            means = self.logger.write(self.step)
+        self.progress.logged(self.step, means)

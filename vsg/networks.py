@@ -1,4 +1,4 @@
-"""Image encoder and decoder (vsg-spec 2.0)."""
+"""Image encoder and decoder: DreamerV2's convolutional networks, which VSG keeps."""
 
 import tensorflow as tf
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 
 class Adam(tf.Module):
-    """Adam over a fixed list of variables (vsg-spec 3.2).
+    """Adam over a fixed list of variables, with DreamerV2's global-norm clipping.
 
     Usage inside `tf.GradientTape`: `scaled = opt.scale(loss)`; outside:
     `metrics = opt.apply(tape, scaled)`. Loss scaling is used for float16 compute only.

@@ -3,11 +3,11 @@
 Plots `eval/return` (markers) and `train/return` (line) against env frames for each run,
 read from its `metrics.jsonl`. `--paper FILE --task NAME` overlays published curves from a
 JSON list of {task, method, seed, xs, ys} records (such as the VSG paper's score files):
-the mean over seeds per method, with the min-max range shaded.
+the mean over seeds per method, with its 95 % confidence band (as `vsg.results` draws it).
+For many runs and the paper's statistics, use `python -m vsg.results`.
 """
 
 import argparse
-import json
 import pathlib
 import sys
 
@@ -17,36 +17,29 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
-
-def read_curve(run_dir, name):
-    """(steps, values) of scalar `name` from RUN_DIR/metrics.jsonl."""
-    steps, values = [], []
-    for line in open(pathlib.Path(run_dir) / "metrics.jsonl"):
-        record = json.loads(line)
-        if record.get(name) is not None:
-            steps.append(record["step"])
-            values.append(record[name])
-    return np.array(steps), np.array(values)
+from vsg.results.scores import curve_band, load_paper  # noqa: E402
+from vsg.rundir import read_curve, run_ref  # noqa: E402
 
 
 def run_label(run_dir):
-    """`<id>/<seed>` from `<logdir>/<task>/<id>/seed<seed>`."""
-    parts = pathlib.Path(run_dir).resolve().parts
-    return "/".join(parts[-2:])
+    """`<id>/seed<N>` for a standard run directory, else the path as given."""
+    try:
+        return run_ref(run_dir).label
+    except ValueError:
+        return str(run_dir)
 
 
 def plot_paper(axis, path, task):
-    """Overlays the mean (and min-max band) over seeds of each method for `task`."""
-    records = [r for r in json.loads(pathlib.Path(path).read_text()) if r["task"] == task]
-    if not records:
+    """Overlays the mean (and 95 % band) over seeds of each method for `task`."""
+    curves = [curve for curve in load_paper(path) if curve.task == task]
+    if not curves:
         raise SystemExit(f"error: no published curves for task '{task}' in {path}")
-    for method in sorted({r["method"] for r in records}):
-        runs = [r for r in records if r["method"] == method]
-        length = min(len(r["xs"]) for r in runs)
-        xs = np.array(runs[0]["xs"][:length])
-        ys = np.array([r["ys"][:length] for r in runs])
-        axis.plot(xs, ys.mean(0), "--", label=f"paper {method} ({len(runs)} seeds)")
-        axis.fill_between(xs, ys.min(0), ys.max(0), alpha=0.1)
+    for method in sorted({curve.method for curve in curves}):
+        runs = [curve for curve in curves if curve.method == method]
+        window = float(np.diff(runs[0].steps).min()) if len(runs[0].steps) > 1 else 1.0
+        xs, mean, low, high = curve_band(runs, window)
+        axis.plot(xs, mean, "--", label=f"paper {method} ({len(runs)} seeds)")
+        axis.fill_between(xs, low, high, alpha=0.1)
 
 
 def main(argv=None):

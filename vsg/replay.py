@@ -169,6 +169,44 @@ def _storage_dtypes(episode: Mapping[str, np.ndarray]) -> Episode:
     return stored
 
 
+def bytes_per_step(obs: Mapping[str, np.ndarray], action_size: int) -> int:
+    """RAM one stored transition takes: `obs` (one env observation, image included) in the
+    replay's storage dtypes plus the float32 action. About 12.3 KB for a 64x64x3 image."""
+    stored = _storage_dtypes({**obs, "action": np.zeros(action_size, np.float32)})
+    return sum(value.nbytes for value in stored.values())
+
+
+def replay_ram_note(
+    step_bytes: int, steps: int, action_repeat: int, capacity: int
+) -> tuple[str, str | None]:
+    """What a run's replay will hold: (a one-line estimate, a warning if it evicts or None).
+
+    Args:
+        step_bytes: RAM per stored transition (`bytes_per_step`).
+        steps: the run's length in env frames; it records steps / action_repeat decisions.
+        capacity: the replay's `dataset_size` in transitions; 0 = unlimited (keep the run).
+
+    The warning says that a capacity below the run's decisions evicts its oldest episodes,
+    which the paper's runs (unlimited replay) never do. Per-episode reset frames (one entry
+    per episode) are left out of the estimate.
+    """
+    decisions = -(-steps // action_repeat)
+    kept = min(capacity, decisions) if capacity else decisions
+    limit = f"dataset_size {capacity:,}" if capacity else "dataset_size 0 keeps the whole run"
+    note = (
+        f"replay: up to {kept:,} steps in RAM x {step_bytes / 1e3:.1f} KB = "
+        f"~{kept * step_bytes / 1e9:.1f} GB ({limit})"
+    )
+    warning = None
+    if capacity and capacity < decisions:
+        warning = (
+            f"dataset_size {capacity:,} < this run's {decisions:,} decisions: the oldest "
+            f"{decisions - capacity:,} steps will be evicted; the paper's runs keep all "
+            "(dataset_size 0)"
+        )
+    return note, warning
+
+
 class Replay:
     """Finished episodes in RAM (bounded in transitions), mirrored on disk, sampled as windows.
 

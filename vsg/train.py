@@ -1,19 +1,28 @@
 """Training entry point: `python -m vsg.train --configs defaults dmc dreamerv2 --task ...`.
 
-Resolves and validates the config (exit 2 on bad input, before anything is created), builds
-the envs, the agent, the replay and the logger, restores the last checkpoint of the run
-directory if there is one, and runs the collect / train / evaluate loop.
+Resolves and validates the config (exit 2 on bad input, before anything is created and without
+importing TensorFlow), checks it against the run directory's saved config when resuming, then
+trains (`vsg.build.train`): env workers, the agent, the replay, the logger and the loop, resuming
+from the run's checkpoint if there is one. Ctrl-C and SIGTERM save a checkpoint and exit with
+status 130 and 143; rerunning the same command resumes. TensorFlow's start-up messages are
+hidden unless `--verbose` is given. `--dry_run` prints the run directory and the resolved config.
+
+This module is what env worker processes import as their main module (`spawn`), so it imports
+TensorFlow (and every env suite) only inside functions.
 """
 
-import fcntl
 import json
-import pathlib
+import shlex
 import sys
 import time
 
 import envs
-import vsg  # noqa: F401  (must precede TensorFlow: makes MuJoCo rendering safe)
-from vsg.config import ConfigError, load_config, save_config
+from envs.gl import parse_fast_render
+from vsg.config import ConfigError, load_config
+from vsg.interrupts import exit_status, stop_on_sigterm
+from vsg.rundir import RunDirError, check_resume, is_done, run_directory, write_done
+
+FLAGS = ("--dry_run", "--verbose")  # options of this command, not config keys
 
 MODEL_TYPES = ("rssm", "srssm")
 CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
@@ -21,13 +30,14 @@ CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
 
 def validate(config):
     """Checks values that are well-typed but meaningless; raises ConfigError naming them."""
-    positive = ["steps", "action_repeat", "batch_size", "batch_length", "train_every"]
+    positive = ["steps", "envs", "action_repeat", "batch_size", "batch_length", "train_every"]
+    positive += ["prefill"]  # training needs at least one finished episode
     positive += ["dyn_hidden", "dyn_deter", "dyn_stoch", "units", "cnn_depth", "imag_horizon"]
     positive += ["log_every", "eval_every", "checkpoint_every", "video_every"]
     for key in positive:
         if config[key] <= 0:
             raise ConfigError(f"{key} must be positive, got {config[key]}")
-    non_negative = ["prefill", "dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]
+    non_negative = ["dataset_size", "n_eval_eps", "pretrain", "dyn_discrete", "seed"]
     for key in non_negative + ["probe_every"]:
         if config[key] < 0:
             raise ConfigError(f"{key} must be non-negative, got {config[key]}")
@@ -35,6 +45,7 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
     # Checked against names, not the registries, so bad input fails before TensorFlow loads;
     # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
     if config.model_type not in MODEL_TYPES:
@@ -48,75 +59,74 @@ def validate(config):
     unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}
     if unknown_heads:
         raise ConfigError(f"grad_heads: unknown heads {sorted(unknown_heads)}")
+    check_combinations(config)
 
 
-def run_directory(config):
-    """`<logdir>/<task label>/<id>/seed<seed>/`, as in the reference code."""
-    label = envs.run_label(config.task, config)
-    return pathlib.Path(config.logdir) / label / config.id / f"seed{config.seed}"
+def check_combinations(config):
+    """Checks values that are fine alone but fail together; raises ConfigError naming them."""
+    decisions = envs.episode_decisions(config.task, config)
+    if decisions is None and config.task.startswith(envs.BBS_PREFIX):
+        raise ConfigError(
+            "time_limit 0 on BringBackShapes ends an episode only once every shape is "
+            "delivered, which a random prefill policy almost never does; set a time_limit"
+        )
+    if decisions is not None and decisions + 1 < config.batch_length:
+        raise ConfigError(
+            f"batch_length {config.batch_length} needs episodes of at least that many entries, "
+            f"but time_limit {config.time_limit} with action_repeat {config.action_repeat} "
+            f"gives {decisions + 1} ({decisions} decisions and the reset frame): raise "
+            "time_limit or lower batch_length"
+        )
 
 
-def lock_or_exit(run_dir):
-    """An exclusive lock on `run_dir`, held while the returned file stays open.
-
-    Two processes training into one run directory would overwrite each other's checkpoints
-    and episodes, so a second one exits 2 before it writes anything. The kernel drops the
-    lock when its holder dies, even by SIGKILL, so no stale lock survives a crash.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / "run.lock", "a")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"error: {run_dir} is in use by another training process", file=sys.stderr)
-        sys.exit(2)
-    return handle
+def fail(message):
+    """A one-line error on stderr and exit status 2 (bad input)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def parse_or_exit(argv):
-    """The validated config, or a one-line error and exit status 2.
-
-    TensorFlow is imported between the cheap checks and the task check: checking a DMC task
-    loads MuJoCo's GL libraries, and once those are loaded, importing TensorFlow 2.21 leads
-    to a segfault at the first render even with the flag set in `vsg/__init__.py`.
-    """
+    """The validated config, or a one-line error and exit status 2. Imports no TensorFlow
+    and no env suite (`envs.validate_task` reads DMC's task names without dm_control)."""
     try:
         config = load_config(argv)
         validate(config)
-        import tensorflow  # noqa: F401
-
         envs.validate_task(config.task)
+        envs.check_options(config.task, config)
     except (ConfigError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        fail(error)
     return config
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     dry_run = "--dry_run" in argv  # print the resolved run and exit, creating nothing
-    argv = [arg for arg in argv if arg != "--dry_run"]
     config = parse_or_exit(argv)
     run_dir = run_directory(config)
+    try:
+        check_resume(run_dir, config)  # a changed model, data or env key exits here
+    except RunDirError as error:
+        fail(error)
     if dry_run:
         print(f"run directory: {run_dir}")
         print(json.dumps(dict(config), sort_keys=True))
         return
-    # Heavy imports only after the arguments are known to be good.
-    from vsg.loop import Trainer
+    if is_done(run_dir, config.steps):  # a rerun of a finished run (e.g. by a sweep)
+        print(f"{run_dir} already completed {config.steps} steps; nothing to do", flush=True)
+        return
+    from vsg.build import EnvConfigError, train
 
-    lock = lock_or_exit(run_dir)
-    save_config(config, run_dir / "config.yaml")
-    (run_dir / "command.txt").write_text("python -m vsg.train " + " ".join(argv) + "\n")
-    print(f"run directory: {run_dir}", flush=True)
+    stop_on_sigterm()
     start = time.time()
+    command = shlex.join(["python", "-m", "vsg.train", *(a for a in argv if a not in FLAGS)])
     try:
-        Trainer(config, run_dir).run()
-    except KeyboardInterrupt:
+        step = train(config, run_dir, command, verbose="--verbose" in argv)
+        write_done(run_dir, step, config.steps)
+    except (EnvConfigError, RunDirError) as error:
+        fail(error)
+    except KeyboardInterrupt as interrupt:
         print("stopped; rerun the same command to resume", flush=True)
-        sys.exit(130)
-    finally:
-        lock.close()
+        sys.exit(exit_status(interrupt))
     print(f"done in {time.time() - start:.0f} s", flush=True)
 
 

@@ -1,4 +1,9 @@
-"""World model: encoder, latent dynamics, decoder and reward/discount heads (vsg-spec 3.1)."""
+"""World model: encoder, latent dynamics, decoder and reward/discount heads.
+
+The losses are DreamerV2's (Hafner et al., ICLR 2021): log-likelihoods of image, reward and
+discount plus the balanced KL of `LatentDynamics.kl_loss`; VSG and SVSG add the gate KL of
+`LatentDynamics.gate_loss` (Jain et al., NeurIPS 2022).
+"""
 
 import tensorflow as tf
 

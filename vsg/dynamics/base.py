@@ -128,7 +128,10 @@ class LatentDynamics(tf.Module):
         return tf.reduce_sum(lhs, -1), tf.reduce_sum(rhs, -1)
 
     def kl_loss(self, post, prior, balance, free, scale, mask_by_gate=False):
-        """Balanced KL with free nats on the batch/time average (vsg-spec 3.1).
+        """DreamerV2's balanced KL (Hafner et al., 2021), free nats on the batch/time mean:
+
+            scale * ((1 - balance) * max(mean KL(post || sg(prior)), free)
+                     + balance * max(mean KL(sg(post) || prior), free))
 
         Returns (loss scalar, per-step KL(post || prior) [B, T]).
         """

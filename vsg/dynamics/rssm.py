@@ -1,6 +1,6 @@
 """RSSM: deterministic recurrent path plus stochastic latent (DreamerV1/V2; VSG with 'sgru').
 
-Prior step (vsg-spec 2.2):   x = ELU(Dense([flat(z_{t-1}), a_t]))
+Prior step (DreamerV2):      x = ELU(Dense([flat(z_{t-1}), a_t]))
                              h_t = cell(x, h_{t-1})          (soft GRU, or VSG's binary gate)
                              prior = Dense(ELU(Dense(h_t)))
 Posterior step:              post = Dense(ELU(Dense([h_t, embed_t])))   (same h_t and gate)

@@ -1,4 +1,7 @@
-"""SVSG: no deterministic path; a gated update of the stochastic state itself (vsg-spec 2.4).
+"""SVSG: no deterministic path; a gated update of the stochastic state itself.
+
+The stochastic variant of VSG (Jain et al., "Learning Robust Dynamics through Variational
+Sparse Gating", NeurIPS 2022):
 
 Prior step:      x = ELU(Dense([s_{t-1}, a_t]))
                  c_t, p_t = cell.candidate(x, s_{t-1});  g_t ~ Bernoulli(p_t) (straight-through)

@@ -12,7 +12,7 @@ import pytest
 import envs
 from envs import dmc, gl  # envs.dmc selects the GL back-end before dm_control is imported
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = {"action_repeat": 2, "time_limit": 0, "size": [64, 64], "camera": -1}
 
 
@@ -166,8 +166,27 @@ def test_gl_backend_choice():
 def test_gl_error_names_packages_when_nothing_loads(monkeypatch):
     monkeypatch.setattr(gl, "_EGL_LIBS", (("libdoes-not-exist.so.1",),))
     monkeypatch.setattr(gl, "_osmesa_groups", lambda: (("libdoes-not-exist.so.2",),))
-    with pytest.raises(RuntimeError, match="apt-get install -y libosmesa6"):
+    with pytest.raises(gl.BackendError, match="apt-get install -y libosmesa6"):
         gl.choose_backend({})
+
+
+@pytest.mark.parametrize(
+    "environ, fragment",
+    [
+        ({"MUJOCO_GL": "glfw"}, "glfw needs a display"),
+        ({"MUJOCO_GL": "glfw", "DISPLAY": ""}, "glfw needs a display"),
+        ({"MUJOCO_GL": "disabled"}, "'disabled' cannot render"),
+        ({"MUJOCO_GL": "vulkan"}, "'vulkan' cannot render"),
+    ],
+)
+def test_user_backend_that_cannot_render_headless_is_an_error_naming_it(environ, fragment):
+    with pytest.raises(gl.BackendError, match=fragment) as info:
+        gl.choose_backend(environ)
+    assert "\n" not in str(info.value)
+
+
+def test_user_glfw_with_a_display_is_kept():
+    assert gl.choose_backend({"MUJOCO_GL": "glfw", "DISPLAY": ":0"}) == ("glfw", True)
 
 
 def test_user_set_backend_is_kept_and_envs_imports_no_tensorflow():

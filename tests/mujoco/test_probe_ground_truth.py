@@ -1,5 +1,6 @@
 """MuJoCo ground truth: finite-difference transition Jacobians over one mj_step and over one
-agent decision, the solver's warm start, constraint events and the random-action study."""
+agent decision, the solver's warm start, constraint events and the random-action study.
+dm_control runs in this process, hence tests/mujoco (no TensorFlow here)."""
 
 import copy
 import json
@@ -10,7 +11,7 @@ import mujoco
 import numpy as np
 import pytest
 
-import vsg  # noqa: F401  (first, as everywhere: keeps MuJoCo rendering safe next to TF)
+import envs.dmc  # noqa: F401  (selects the headless GL back end before dm_control loads)
 from vsg.probe import ground_truth as gt
 from vsg.probe import metrics, truth
 from vsg.probe.metrics import ProbeConfig
@@ -32,12 +33,7 @@ BALL_XML = """
 def _suite_rollout(domain, task, steps, repeat=1, policy=None, seed=0):
     """(physics, full states before each decision [T, n], controls [T, nu], MjData copies);
     policy: decision index -> control (None: uniform random)."""
-    # Not at module level: TensorFlow (imported by other test modules) must load before GL.
-    # isort: off
-    import envs.dmc  # noqa: F401  (selects the headless GL back end before dm_control loads)
     from dm_control import suite
-
-    # isort: on
 
     env = suite.load(domain, task, task_kwargs={"random": seed})
     env.reset()

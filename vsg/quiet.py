@@ -1,0 +1,52 @@
+"""Importing TensorFlow without its start-up messages on the console (`--verbose` keeps them).
+
+TensorFlow's C++ core logs through Abseil, which writes every message logged before
+`absl::InitializeLog()` to stderr whatever its severity (abseil-cpp pull requests #1718 and
+#1957), so `TF_CPP_MIN_LOG_LEVEL` alone cannot hide the CUDA probing lines that a machine
+without a GPU prints at import and at the first device query. `import_tensorflow` therefore
+imports TensorFlow and lists its devices with file descriptor 2 pointed at a temporary file,
+and prints what was captured only if that fails. `TF_CPP_MIN_LOG_LEVEL=2` (unless the user set
+it) then keeps TensorFlow's later info and warning lines off the console; errors still show.
+"""
+
+import contextlib
+import os
+import sys
+import tempfile
+
+QUIET_LOG_LEVEL = "2"  # TensorFlow C++ logs: 0 all, 1 no info, 2 no warnings, 3 no errors
+
+
+@contextlib.contextmanager
+def _stderr_to(file):
+    """Points file descriptor 2 (what C++ libraries write to) at `file` during the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(file.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow(verbose=False):
+    """Imports TensorFlow and initialises its devices; returns the `tensorflow` module.
+
+    Call it before anything else imports TensorFlow (after `import vsg`, see vsg/__init__.py).
+    With `verbose`, TensorFlow prints as it normally does.
+    """
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_LOG_LEVEL)
+    with tempfile.TemporaryFile() as capture:
+        try:
+            with contextlib.nullcontext() if verbose else _stderr_to(capture):
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
+        except BaseException:
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode(errors="replace"))
+            raise
+    return tf
