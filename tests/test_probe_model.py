@@ -73,7 +73,7 @@ def loaded(runs):
     """{family: (ModelProbe, Transitions of the stored eval episode)}."""
     out = {}
     for fam, run in runs.items():
-        config = probe_runs.load_config(run)
+        _, config = probe_runs.check_run(run)
         episodes = probe_model.read_episodes(run / "eval_eps", 1)
         agent, _ = probe_runs.load_agent(run, config, episodes[0]["action"].shape[-1])
         probe = probe_model.ModelProbe(agent)

@@ -9,7 +9,8 @@ Modules (imported on demand so that NumPy-only users do not load TensorFlow or M
 - ``ground_truth``: MuJoCo finite-difference Jacobians over one mj_step or one decision,
   with the full state (warm start included), and constraint events.
 - ``truth``: the ground truth along recorded episodes; random-action episodes and study.
-- ``runs``: everything the probe reads of a run directory (config, checkpoint).
+- ``runs``: everything the probe reads of a run directory (config, checkpoint), through
+  ``vsg.rundir``.
 - ``model``: collect/read episodes, posterior filtering, model Jacobians.
 - ``report``: summary.json, per-step arrays, figures, TensorBoard; ``compare``: the table.
 - ``plots``: PNG figures.

@@ -21,8 +21,6 @@ import time
 
 import vsg  # noqa: F401  (before TensorFlow: keeps MuJoCo rendering safe)
 
-# Distinct from the training (seed) and evaluation (seed + 1e6 + step) env seeds.
-COLLECT_SEED_OFFSET = 2 * 10**6
 TRUTH_TASKS = ("walker_walk", "hopper_hop", "cheetah_run")
 
 
@@ -80,6 +78,7 @@ def probe_parser():
     p.add_argument("--no_ground_truth", action="store_true")
     p.add_argument("--no_tensorboard", action="store_true")
     p.add_argument("--out", help="output directory (default RUN_DIR/probe)")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up lines")
     return p
 
 
@@ -114,6 +113,7 @@ def bench_parser():
     p.add_argument("--steps", type=_count, nargs="+", default=[1000, 50], help="one per dim")
     p.add_argument("--rows", type=_count, default=64, help="rows of the subsampled probe")
     p.add_argument("--action_size", type=_count, default=6)
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up lines")
     return p
 
 
@@ -137,6 +137,7 @@ def family(config):
 def get_episodes(args, run, config):
     """(agent, checkpoint step, episodes, env or None): the env stays open for the truth."""
     from vsg.probe import model, runs
+    from vsg.rundir import probe_env_seed
 
     if args.from_dir:
         episodes = model.read_episodes(args.from_dir, args.episodes)
@@ -144,7 +145,7 @@ def get_episodes(args, run, config):
         return agent, step, episodes, None
     import envs
 
-    env = envs.make(config.task, config.seed + COLLECT_SEED_OFFSET + args.seed, config)
+    env = envs.make(config.task, probe_env_seed(config, args.seed), config)
     try:
         agent, step = runs.load_agent(run, config, env.action_size)
         return agent, step, model.collect_episodes(agent, env, args.episodes, args.max_steps), env
@@ -192,8 +193,10 @@ def run_probe(args):
     from vsg.probe import runs
 
     try:
-        run = runs.check_run(args.run_dir)
-        config = runs.load_config(run)
+        run, config = runs.check_run(args.run_dir)
+        from vsg.quiet import import_tensorflow
+
+        import_tensorflow(args.verbose)  # first, so that its start-up noise stays hidden
         from vsg.probe import model, report
 
         start = time.perf_counter()
@@ -324,11 +327,14 @@ def main(argv=None):
     if argv[:1] == ["truth"]:
         return run_truth(truth_parser().parse_args(argv[1:]))
     if argv[:1] == ["bench"]:
-        from vsg.probe.cheap import bench
-
         args = bench_parser().parse_args(argv[1:])
         if len(args.steps) != len(args.dims):
             fail("--steps needs one value per --dims value")
+        from vsg.quiet import import_tensorflow
+
+        import_tensorflow(args.verbose)
+        from vsg.probe.cheap import bench
+
         return bench(args.preset, args.dims, args.steps, args.rows, args.action_size)
     return run_probe(probe_parser().parse_args(argv))
 

@@ -142,23 +142,28 @@ def plot_heatmaps(maps, path, blocks=None, names=None, rows=None, title=""):
     return _save(fig, path)
 
 
+def _sorted_sweep(summary):
+    """(sweep rows sorted by tau, their taus) of a model summary."""
+    sweep = sorted(summary["sweep"], key=lambda row: row["tau"])
+    return sweep, [row["tau"] for row in sweep]
+
+
+def _draw_densities(ax, summary, color, local_label, union_label=None):
+    """Local mean (solid, markers) and union (dashed) density of a summary vs tau."""
+    sweep, taus = _sorted_sweep(summary)
+    local = [row["density_local_mean"] for row in sweep]
+    ax.plot(taus, local, "-o", ms=3, color=color, label=local_label)
+    union = [row["density_union"] for row in sweep]
+    ax.plot(taus, union, "--", color=color, label=union_label)
+
+
 def plot_density_vs_tau(summaries, path, title="Density vs threshold τ"):
     """Local mean (solid, markers) and union (dashed) density vs the sorted tau grid, one colour
     per model; the legend names each model's convention. summaries: {label: summary}."""
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for i, (name, summary) in enumerate(summaries.items()):
-        sweep = sorted(summary["sweep"], key=lambda row: row["tau"])
-        taus = [row["tau"] for row in sweep]
         label = f"{name}: {summary.get('jacobian', '')}".rstrip(": ")
-        ax.plot(
-            taus,
-            [row["density_local_mean"] for row in sweep],
-            "-o",
-            ms=3,
-            color=f"C{i}",
-            label=label,
-        )
-        ax.plot(taus, [row["density_union"] for row in sweep], "--", color=f"C{i}")
+        _draw_densities(ax, summary, f"C{i}", label)
     ax.set_xscale("log")
     ax.set_xlabel("threshold τ")
     ax.set_ylabel("density (solid: local mean,\ndashed: union over steps)")
@@ -273,24 +278,9 @@ def plot_truth_study(summaries, path):
     for row, (task, summary) in enumerate(summaries.items()):
         a, b, c = axes[row]
         for i, (scale, s) in enumerate(summary["models"].items()):
-            sweep = sorted(s["sweep"], key=lambda r: r["tau"])
-            taus = [r["tau"] for r in sweep]
             label = {"decision": "decision map", "step": "one mj_step"}.get(scale, scale)
-            a.plot(
-                taus,
-                [r["density_local_mean"] for r in sweep],
-                "-o",
-                ms=3,
-                color=f"C{i}",
-                label=f"{label}: local mean",
-            )
-            a.plot(
-                taus,
-                [r["density_union"] for r in sweep],
-                "--",
-                color=f"C{i}",
-                label=f"{label}: union",
-            )
+            _draw_densities(a, s, f"C{i}", f"{label}: local mean", f"{label}: union")
+            sweep, taus = _sorted_sweep(s)
             b.plot(
                 taus,
                 [r["frac_steps_no_change"] for r in sweep],

@@ -1,13 +1,13 @@
-"""What the probe reads of a training run: its directory, resolved config and checkpoint.
+"""What the probe reads of a training run: its directory, saved config and checkpoint, all
+through the run-directory API (``vsg.rundir``).
 
-All of the probe's run-directory reading is here (TensorFlow is imported only to restore the
-agent), so that bad input fails in a second, before TensorFlow loads.
+TensorFlow is imported only to restore the agent, so that bad input fails in a second,
+before TensorFlow loads.
 """
 
 import pathlib
 
-from ruamel.yaml import YAML
-
+from vsg import rundir
 from vsg.config import Config
 
 
@@ -16,21 +16,17 @@ class ProbeError(Exception):
 
 
 def check_run(path):
-    """The run directory as a Path; ProbeError unless it holds config.yaml and a checkpoint."""
+    """(run directory as a Path, its saved Config); ProbeError unless the directory holds a
+    config and a checkpoint."""
     run = pathlib.Path(path)
     if not run.is_dir():
         raise ProbeError(f"run directory not found: {run}")
-    if not (run / "config.yaml").is_file():
-        raise ProbeError(f"no config.yaml in {run}")
-    if not any((run / name).is_dir() for name in ("checkpoint", "checkpoint.old")):
+    config = rundir.read_config(run)
+    if config is None:
+        raise ProbeError(f"no {rundir.CONFIG_FILE} in {run}")
+    if not rundir.has_checkpoint(run):
         raise ProbeError(f"no checkpoint in {run}")
-    return run
-
-
-def load_config(run_dir):
-    """The resolved config a run saved as ``config.yaml``."""
-    yaml = YAML(typ="safe", pure=True)
-    return Config(yaml.load((pathlib.Path(run_dir) / "config.yaml").read_text()))
+    return run, config
 
 
 def load_agent(run_dir, config, action_size):
@@ -44,7 +40,7 @@ def load_agent(run_dir, config, action_size):
 
     agent = Agent(Config({**config, "precision": "32"}), action_size)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpointer = Checkpointer(pathlib.Path(run_dir) / "checkpoint", agent=agent, step=step)
+    checkpointer = Checkpointer(rundir.checkpoint_dir(run_dir), agent=agent, step=step)
     try:
         restored = checkpointer.restore()
     except (tf.errors.OpError, AssertionError, ValueError) as error:
