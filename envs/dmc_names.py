@@ -60,17 +60,25 @@ def suite_task_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def _imported_suite_names() -> list[str]:
-    # Runs in a spawned process: names only, so no GL back-end is loaded.
-    os.environ["MUJOCO_GL"] = "disable"
+def _suite_names() -> list[str]:
     from dm_control import suite
 
     return [f"{domain}_{task}" for domain, task in suite.ALL_TASKS]
 
 
+def _spawned_suite_names() -> list[str]:
+    # Runs in a spawned process: names only, so no GL back-end is loaded.
+    os.environ["MUJOCO_GL"] = "disable"
+    return _suite_names()
+
+
 def imported_suite_names() -> frozenset[str]:
     """The task names of ``dm_control.suite.ALL_TASKS``, from an import in a spawned process
-    (1-3 s), so this process loads neither dm_control nor its GL libraries."""
+    (1-3 s), so this process loads neither dm_control nor its GL libraries. An env worker
+    (a daemonic process, which may not start children) imports the suite itself: it is about
+    to build an env from it anyway."""
+    if multiprocessing.current_process().daemon:
+        return frozenset(_suite_names())
     context = multiprocessing.get_context("spawn")
     with context.Pool(1) as pool:
-        return frozenset(pool.apply(_imported_suite_names))
+        return frozenset(pool.apply(_spawned_suite_names))

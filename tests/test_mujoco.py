@@ -13,7 +13,7 @@ MODULES = sorted(path.name for path in MUJOCO_TESTS.glob("test_*.py"))
 @pytest.mark.slow
 @pytest.mark.parametrize("module", MODULES)
 def test_mujoco_module_passes_in_its_own_process(module):
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
     result = subprocess.run(
         [*command, str(MUJOCO_TESTS / module)],
         cwd=ROOT,

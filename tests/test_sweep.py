@@ -121,7 +121,11 @@ def test_a_run_survives_a_killed_process_and_a_lost_node(tmp_path, monkeypatch):
 
         def checkpointed_beyond(step):
             records = read_metrics(run_dir)
-            return records and records[-1]["step"] >= step and (run_dir / "checkpoint").exists()
+            return (
+                records
+                and max(r["step"] for r in records) >= step
+                and (run_dir / "checkpoint").exists()
+            )
 
         wait_for(lambda: checkpointed_beyond(400), 900, "the first checkpoint")
         os.kill(attempts(tmp_path)[0]["pid"], signal.SIGKILL)

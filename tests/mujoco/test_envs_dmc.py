@@ -196,7 +196,9 @@ def test_user_set_backend_is_kept_and_envs_imports_no_tensorflow():
         """
         import os, sys
         import envs
+        from envs import gl
         envs.validate_task("dmc_walker_walk")
+        gl.setup()  # what importing envs.dmc does, in an env worker
         print("backend", os.environ["MUJOCO_GL"])
         print("heavy", "tensorflow" in sys.modules, "vsg" in sys.modules)
         """,

@@ -22,7 +22,7 @@ from vsg.probe.__main__ import main as probe_main
 from vsg.probe.metrics import DEFAULT_TAU_GRID
 from vsg.replay import Replay
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+REPO = pathlib.Path(__file__).resolve().parents[2]
 TASK = "dmc_cartpole_balance"
 FAMILIES = {"dreamerv2": [], "vsg": [], "svsg": ["--dyn_stoch", "16"]}
 VARIANTS = {
