@@ -147,8 +147,13 @@ def test_a_run_survives_a_killed_process_and_a_lost_node(tmp_path, monkeypatch):
     assert read_done(run_dir) == {"step": 1400, "steps": 1400}
     log = (tmp_path / "logs/sweeps/one/runs/seed=0.log").read_text()
     assert log.count("resumed from checkpoint at env frame") == 2
-    steps = [record["step"] for record in read_metrics(run_dir)]
-    assert steps == sorted(steps) and len(steps) == len(set(steps)) and steps[-1] == 1400
+    # Training records and evaluations (logged at their policy's frame once they end) are each
+    # in order and never repeated across the resumes.
+    records = read_metrics(run_dir)
+    for evaluation in (False, True):
+        steps = [r["step"] for r in records if ("eval/return" in r) == evaluation]
+        assert steps == sorted(steps) and len(steps) == len(set(steps)), steps
+    assert max(r["step"] for r in records) == 1400
     after = {path.name for path in (run_dir / "train_eps").glob("*.npz")}
     assert set(episodes) <= after  # no stored episode lost
 
