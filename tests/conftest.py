@@ -3,7 +3,7 @@ rule that keeps the pytest process safe for TensorFlow.
 
 MuJoCo's OpenGL libraries and TensorFlow 2.21 crash in one process, in any order. So the tests
 that render or load dm_control in the test process live in tests/mujoco/, which the suite runs
-in a pytest process of its own (tests/test_mujoco.py; or run `pytest tests/mujoco` yourself);
+one module per pytest process (tests/test_mujoco.py; by hand: `pytest -n 0 tests/mujoco/X.py`);
 every other test renders through env worker processes. A test that leaves a GL library loaded
 in this process fails its teardown, naming it, instead of crashing a later test.
 """
@@ -20,7 +20,7 @@ from tensorboard.util.tensor_util import make_ndarray
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MUJOCO_TESTS = pathlib.Path(__file__).resolve().parent / "mujoco"
-collect_ignore = ["mujoco"]  # unless named explicitly: `pytest tests/mujoco`
+collect_ignore = ["mujoco"]  # unless named explicitly: `pytest -n 0 tests/mujoco/<module>`
 GL_LIBRARIES = ("libEGL", "libGLX", "libGL.so", "libOpenGL", "libOSMesa", "libGLdispatch")
 
 
@@ -34,7 +34,8 @@ def pytest_collection_modifyitems(config, items):
     if 0 < mujoco < len(items):
         raise pytest.UsageError(
             "tests/mujoco load MuJoCo's GL libraries into the test process and must run in a "
-            "pytest process of their own (pytest tests/mujoco); the suite does so itself"
+            "pytest process of their own, one module each (pytest -n 0 tests/mujoco/X.py); the "
+            "suite does so itself"
         )
 
 
