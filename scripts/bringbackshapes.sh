@@ -14,8 +14,5 @@
 #   False 125 1.0 0.4 1
 # The arguments are checked and mapped by `python -m vsg.launch bringbackshapes` (vsg/launch.py).
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
 exec "$PYTHON" -m vsg.launch bringbackshapes "$@"

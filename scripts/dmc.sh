@@ -10,9 +10,6 @@
 # Runs go to logs/dmc/dmc_<TASK>/<id>/seed<SEED>/; rerunning the same command resumes.
 # The arguments are checked and mapped by `python -m vsg.launch dmc` (vsg/launch.py).
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
-# The launcher works from any directory; runs go under the current one.
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
+# Works from any directory (the interpreter: scripts/python.sh); runs go under the current one.
 exec "$PYTHON" -m vsg.launch dmc "$@"

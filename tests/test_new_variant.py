@@ -84,16 +84,6 @@ def tiny_config(preset):
     return load_config(["--configs", "defaults", "dmc", preset, "tiny", "--precision", "32"])
 
 
-def synthetic_episode(steps, action_size, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "image": rng.integers(0, 256, (steps + 1, 64, 64, 3), dtype=np.uint8),
-        "action": rng.uniform(-1, 1, (steps + 1, action_size)).astype(np.float32),
-        "reward": np.zeros(steps + 1, np.float32),
-        "is_first": np.arange(steps + 1) == 0,
-    }
-
-
 def test_the_variant_is_timed_by_the_benchmark(preset, capsys):
     from vsg.bench import bench_updates
 
@@ -104,13 +94,14 @@ def test_the_variant_is_timed_by_the_benchmark(preset, capsys):
 
 def test_the_probe_differentiates_the_declared_transition(preset):
     from vsg.agent import Agent
+    from vsg.probe.cheap import _synthetic_episode
     from vsg.probe.model import ModelProbe, probe_model
 
     tf.random.set_seed(0)
     agent = Agent(tiny_config(preset), action_size=3)
     probe = ModelProbe(agent)
     assert probe.variants == ("soft",) and list(probe.blocks) == ["s", "a"]
-    trans = probe.transitions(synthetic_episode(6, 3))
+    trans = probe.transitions(_synthetic_episode(6, 3))
     assert trans.gate is None and probe.gates(trans, "soft") is None
     J = probe.jacobian(trans, "soft")
     # The same derivative taken directly from the class's transition.
