@@ -27,6 +27,6 @@ fi
 .venv/bin/python -m pip install -q -r requirements.txt
 # This project itself, editable: `python -m vsg...` and the vsg-train, vsg-probe and vsg-sweep
 # commands work from any directory and run this checkout's code.
-.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip install -q --no-deps -e .
 .venv/bin/python -m pip check
 echo "ready: .venv/bin/python ($(.venv/bin/python --version))"

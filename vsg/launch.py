@@ -19,8 +19,6 @@ from collections.abc import Callable
 
 from vsg import models
 
-PRIOR = re.compile(r"0?\.[0-9]*[1-9][0-9]*")  # in (0, 1), as the reference scripts write it
-
 
 class LaunchError(ValueError):
     """A bad positional argument; the message names it."""
@@ -42,12 +40,13 @@ class Argument:
         return text
 
 
+PRIOR = r"0?\.[0-9]*[1-9][0-9]*"  # in (0, 1), written as the reference scripts do
 COUNT = r"[0-9]+"
 POSITIVE = r"[1-9][0-9]*"
 BOOLEAN = r"True|False"
 MODEL = Argument("model", "MODEL", r"\S+", "must be a model name")  # then looked up in the table
 SUFFIX = Argument("suffix", "SUFFIX", r"[A-Za-z0-9._-]+", "may use letters, digits, . _ -")
-GATE_PRIOR = Argument("gate_prior", "GATE_PRIOR", PRIOR.pattern, "must be a number in (0, 1)")
+GATE_PRIOR = Argument("gate_prior", "GATE_PRIOR", PRIOR, "must be a number in (0, 1)")
 SEED = Argument("seed", "SEED", COUNT, "must be a non-negative integer")
 
 
