@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh Linux machine: headless-GL system libraries (when run as root
-# with apt-get), then a virtual environment `.venv/` in the repo with the pinned requirements.
+# with apt-get), then a virtual environment `.venv/` in the repo with the pinned requirements
+# and this project installed in it (editable).
 # The launchers use `.venv/bin/python` when it exists.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,5 +25,8 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
+# This project itself, editable: `python -m vsg...` and the vsg-train, vsg-probe and vsg-sweep
+# commands work from any directory and run this checkout's code.
+.venv/bin/python -m pip install -q --no-deps -e .
 .venv/bin/python -m pip check
 echo "ready: .venv/bin/python ($(.venv/bin/python --version))"

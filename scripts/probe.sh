@@ -5,7 +5,7 @@
 #   bash scripts/probe.sh truth [--tasks walker_walk hopper_hop cheetah_run] [--episodes N]
 #   bash scripts/probe.sh bench [--preset dreamerv2] [--dims 200 1024] [--steps 1000 50]
 # Outputs go to RUN_DIR/probe/ (summary.json, steps.npz, maps.npz, figures/, TensorBoard).
-# Works from any directory; set PYTHON to choose the interpreter.
+# Works from any directory; the interpreter: scripts/python.sh (set PYTHON to choose another).
 set -euo pipefail
 
 if [ "$#" -lt 1 ]; then
@@ -13,9 +13,5 @@ if [ "$#" -lt 1 ]; then
   exit 2
 fi
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
 exec "$PYTHON" -m vsg.probe "$@"

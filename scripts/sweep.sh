@@ -6,9 +6,5 @@
 # logs under logs/sweeps/<spec name>/. Rerunning the same command skips finished runs and
 # resumes the others. See `python -m vsg.sweep --help`.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
 exec "$PYTHON" -m vsg.sweep "$@"

@@ -1,5 +1,6 @@
-"""Shared test helpers (running a launcher script, reading TensorBoard scalars back) and the
-rule that keeps the pytest process safe for TensorFlow.
+"""Shared test helpers (running a launcher script, reading TensorBoard scalars back), the
+checkout every subprocess imports, and the rule that keeps the pytest process safe for
+TensorFlow.
 
 MuJoCo's OpenGL libraries and TensorFlow 2.21 crash in one process, in any order. So the tests
 that render or load dm_control in the test process live in tests/mujoco/, which the suite runs
@@ -19,6 +20,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.util.tensor_util import make_ndarray
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+# Subprocesses (launchers, sweeps and their Ray workers, fresh interpreters) import the code of
+# this checkout, whatever the virtualenv has installed (`pip install -e` of another checkout).
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 MUJOCO_TESTS = pathlib.Path(__file__).resolve().parent / "mujoco"
 collect_ignore = ["mujoco"]  # unless named explicitly: `pytest -n 0 tests/mujoco/<module>`
 GL_LIBRARIES = ("libEGL", "libGLX", "libGL.so", "libOpenGL", "libOSMesa", "libGLdispatch")

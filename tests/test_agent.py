@@ -87,7 +87,7 @@ def test_policy_actions_and_gates(preset):
         assert np.all(np.abs(action.numpy()) <= 1.0)
         np.testing.assert_array_equal(state[1].numpy(), action.numpy())
         gate = state[0]["gate"].numpy()
-        if agent.wm.dynamics.cell.stochastic_gate:
+        if agent.wm.dynamics.stochastic_gate:
             assert set(np.unique(gate)) <= {0.0, 1.0}
         else:
             assert np.all((gate > 0) & (gate < 1))

@@ -145,13 +145,43 @@ def test_cli_unknown_key_exits_2_with_one_line():
     assert lines[0].startswith("error") and "nope" in lines[0]
 
 
-def test_validation_name_lists_match_the_registries():
-    """vsg.train checks model/cell names without importing TensorFlow; keep them in sync."""
-    from vsg.dynamics import DYNAMICS
-    from vsg.dynamics.cells import CELLS
-    from vsg.train import CELL_NAMES, MODEL_TYPES
+def test_validation_reads_the_registries_without_tensorflow(monkeypatch):
+    """vsg.train checks model and cell names against the registries, which name their entries
+    without importing them: a registered name is accepted, an unknown one lists them all."""
+    from vsg.dynamics import CELLS, DYNAMICS
+    from vsg.train import validate
 
-    assert set(MODEL_TYPES) == set(DYNAMICS) and set(CELL_NAMES) == set(CELLS)
+    config = load_config(["--configs", "dmc", "dreamerv2", "--model_type", "mine"])
+    with pytest.raises(ConfigError, match="unknown model_type 'mine'") as error:
+        validate(config)
+    assert all(name in str(error.value) for name in DYNAMICS)
+    monkeypatch.setitem(DYNAMICS, "mine", "my_package.dynamics:Mine")
+    validate(config)
+    with pytest.raises(ConfigError, match="unknown dyn_cell 'lstm'") as error:
+        validate(load_config(["--configs", "dmc", "dreamerv2", "--dyn_cell", "lstm"]))
+    assert all(name in str(error.value) for name in CELLS)
+    code = "import sys, vsg.train, vsg.dynamics, vsg.models; print('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_preset_may_be_a_yaml_file_of_your_own(tmp_path):
+    """--configs takes paths of YAML files too, merged in order like the shipped presets and
+    checked the same way (unknown keys, types); a missing or malformed file is named."""
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("dyn_deter: 48\nkl_free: 2\n")
+    config = load_config(["--configs", "dmc", "vsg", str(mine), "tiny"])
+    assert (config.dyn_deter, config.kl_free, config.dyn_cell) == (16, 2.0, "sgru")
+    assert load_config(["--configs", "dmc", str(mine)]).dyn_deter == 48
+    bad = {"typo.yaml": "dyn_detr: 48\n", "typed.yaml": "dyn_deter: many\n", "list.yml": "- 1\n"}
+    messages = {"typo.yaml": "unknown key 'dyn_detr'", "typed.yaml": "expected int"}
+    messages["list.yml"] = "expected key: value lines"
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ConfigError, match=messages[name]):
+            load_config(["--configs", str(tmp_path / name)])
+    with pytest.raises(ConfigError, match="cannot read preset file .*absent.yaml"):
+        load_config(["--configs", str(tmp_path / "absent.yaml")])
 
 
 def test_tensorflow_start_up_messages_only_with_verbose():

@@ -39,7 +39,6 @@ def write_spec(folder, spec, name="grid"):
 def sweep_env():
     return {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "PYTHON": sys.executable,
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

@@ -3,11 +3,11 @@ dm_control's suite or any env worker is loaded (in a fresh interpreter, to see w
 imported). An unknown DMC task name is confirmed by the suite in a spawned process."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
 
 from vsg.config import load_config, save_config
 
@@ -28,7 +28,7 @@ def train(args, cwd):
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         cwd=cwd,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": os.environ["PYTHONPATH"], "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -1,10 +1,11 @@
 """Speed benchmark: `python -m vsg.bench [--models M1,M2] [--dim D] [--key value ...]`.
 
 Prints medians over several repeats of: one full update (world model + actor-critic) for
-the DMC preset at batch 16 x 50 and for the tiny preset, the world-model step alone, the
-policy step (batch 1), and rendered env frames per second. `--models dreamerv2,vsg,svsg`
-times only the DMC update of each model preset, side by side, at size `--dim` (as the
-launcher's DIM, default 200). Extra arguments are config overrides for the DMC case.
+DreamerV2 with the DMC preset at batch 16 x 50 and for the tiny preset, the world-model step
+alone, the policy step (batch 1), and rendered env frames per second. `--models
+dreamerv2,vsg,svsg` (names of `vsg.models`, any case) times only the DMC update of each model,
+side by side, at size `--dim` (as the launcher's DIM, default 200). Extra arguments are config
+overrides for the DMC case; `bench_updates(config, ...)` times any config.
 """
 
 import statistics
@@ -15,6 +16,7 @@ import numpy as np
 
 from envs.bench import worker_frames_per_second
 from vsg.config import load_config
+from vsg.models import MODELS, dmc_args, find
 
 
 def random_batch(batch, length, action_size, seed=0):
@@ -96,17 +98,19 @@ def pop_option(argv, name):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     repeats = 5
-    models = pop_option(argv, "--models")
-    models = models.split(",") if models else None
+    names = pop_option(argv, "--models")
     dim = pop_option(argv, "--dim") or "200"
-    for model in models or ["dreamerv2"]:
-        # DIM as in scripts/dmc.sh: deterministic and hidden size; SVSG's stochastic size.
-        sizes = ["--dyn_deter", dim, "--dyn_hidden", dim]
-        sizes += ["--dyn_stoch", dim] if model == "svsg" else []
-        config = load_config(["--configs", "dmc", model, "--batch_size", "16", *sizes, *argv])
-        if models is None:
-            bench_env(3)
-            bench_updates(load_config(["--configs", "dmc", model, "tiny"]), repeats, "tiny")
+    try:  # model names of vsg/models.py in any case, sized as the DMC launcher's DIM does
+        models = [find(name, ignore_case=True) for name in (names or "DreamerV2").split(",")]
+        configs = {m: load_config([*dmc_args(m, dim), "--batch_size", "16", *argv]) for m in models}
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    if names is None:
+        bench_env(3)
+        tiny = ["--configs", "dmc", *MODELS[models[0]].presets["dmc"], "tiny"]
+        bench_updates(load_config(tiny), repeats, "tiny")
+    for model, config in configs.items():
         bench_updates(config, repeats, f"dmc {model}")
 
 

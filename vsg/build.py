@@ -2,9 +2,10 @@
 
 The order matters for what a user sees: the env workers start first (their handshake is
 where an env that cannot be built, e.g. a GL back-end that cannot render, is reported as bad
-input before anything is written), then the run directory is locked, then TensorFlow is
-imported (quietly) and the agent restored. The learner's process never loads MuJoCo or its
-OpenGL libraries: every env runs in an `envs.workers` process.
+input before anything is written), then TensorFlow is imported (quietly) and the agent built
+(where options its dynamics cannot honour are reported, still before anything is written),
+then the run directory is locked and the agent restored. The learner's process never loads
+MuJoCo or its OpenGL libraries: every env runs in an `envs.workers` process.
 """
 
 from envs.parallel import ParallelEnvs
@@ -63,7 +64,8 @@ def start_envs(config, start):
 
 
 def make_learner(config, action_size, run_dir, verbose=False):
-    """The TensorFlow learner of the run (TensorFlow is imported here, quietly)."""
+    """The TensorFlow learner of the run (TensorFlow is imported here, quietly); writes
+    nothing. `vsg.config.ConfigError` if the dynamics cannot honour `config`."""
     import_tensorflow(verbose)
     from vsg.learner import AgentLearner
 
@@ -93,15 +95,16 @@ def make_trainer(config, run_dir, learner, envs, evaluation_env, checkpoint):
 def train(config, run_dir, command, verbose=False):
     """Trains the run in `run_dir` until `config.steps` env frames; returns the final frame.
 
-    EnvConfigError or `vsg.rundir.RunDirError` (a locked or unwritable run directory) come
-    before anything is written. Ctrl-C and SIGTERM propagate after the trainer saved.
+    EnvConfigError, `vsg.config.ConfigError` (options the dynamics cannot honour) or
+    `vsg.rundir.RunDirError` (a locked or unwritable run directory) come before anything is
+    written. Ctrl-C and SIGTERM propagate after the trainer saved.
     """
     start = resume_step(run_dir, verbose)
     envs, evaluation_env = start_envs(config, start or 0)
     try:
+        learner = make_learner(config, envs.action_size, run_dir, verbose)
         handle = lock(run_dir)
         try:
-            learner = make_learner(config, envs.action_size, run_dir, verbose)
             restored = learner.restore()
             if restored is not None:
                 print(f"resumed from checkpoint at env frame {restored}", flush=True)

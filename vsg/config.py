@@ -1,14 +1,17 @@
 """Configuration: named YAML presets merged in order, then typed `--key value` overrides.
 
 `configs/configs.yaml` holds named presets. `defaults` defines every key and its type; later
-presets may only change existing keys. Command-line overrides are parsed with the type of the
-default value, so a mistyped value or an unknown key is an error that names the key.
+presets may only change existing keys. A preset may also be a YAML file of `key: value` lines,
+named by its path (ending in .yaml or .yml), e.g. the preset of a variant of your own.
+Command-line overrides are parsed with the type of the default value, so a mistyped value or
+an unknown key is an error that names the key.
 """
 
 import argparse
 import pathlib
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 PRESETS_FILE = pathlib.Path(__file__).resolve().parent.parent / "configs" / "configs.yaml"
 
@@ -77,6 +80,22 @@ def check_type(key, value, default):
     return value
 
 
+def preset_values(name, presets):
+    """The values of preset `name`: one of `presets`, or the YAML file `name` (.yaml, .yml)."""
+    if not name.endswith((".yaml", ".yml")):
+        if name not in presets:
+            known = ", ".join(sorted(presets))
+            raise ConfigError(f"unknown preset '{name}' (known: {known})")
+        return presets[name]
+    try:
+        values = YAML(typ="safe", pure=True).load(pathlib.Path(name).read_text())
+    except (OSError, YAMLError) as error:
+        raise ConfigError(f"cannot read preset file {name}: {str(error).splitlines()[0]}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"preset file {name}: expected key: value lines")
+    return values
+
+
 def merge_presets(names, presets):
     """Merges `defaults` and then each named preset in order; returns a dict."""
     if "defaults" not in presets:
@@ -85,10 +104,7 @@ def merge_presets(names, presets):
     for name in names:
         if name == "defaults":
             continue
-        if name not in presets:
-            known = ", ".join(sorted(presets))
-            raise ConfigError(f"unknown preset '{name}' (known: {known})")
-        for key, value in presets[name].items():
+        for key, value in preset_values(name, presets).items():
             if key not in merged:
                 raise ConfigError(f"preset '{name}' sets unknown key '{key}'")
             merged[key] = check_type(key, value, presets["defaults"][key])
@@ -140,8 +156,8 @@ def build_parser(defaults):
         nargs="+",
         action="extend",
         default=[],
-        help="presets merged in order after 'defaults'; may be given several times "
-        "(a launcher's presets, then yours)",
+        help="presets merged in order after 'defaults' (names in configs/configs.yaml, or "
+        "paths of YAML files); may be given several times (a launcher's presets, then yours)",
     )
     return parser
 

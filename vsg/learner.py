@@ -46,7 +46,7 @@ class AgentLearner(Learner):
 
     def report(self, batch):
         video, gates = self.agent.report(batch)
-        return video.numpy(), gates.numpy()
+        return video.numpy(), None if gates is None else gates.numpy()
 
     def eval_policy(self, step):
         self._frozen.copy_from(self.agent, eval_policy_seed(self.config, step))

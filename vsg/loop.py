@@ -54,8 +54,9 @@ class Learner(abc.ABC):
         """The cheap Jacobian-sparsity probe on a training batch (`probe/...` metrics)."""
 
     @abc.abstractmethod
-    def report(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(open-loop video [N, T, H, W, C] in [0, 1], gate pattern [N, T, G]) of a batch."""
+    def report(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(open-loop video [N, T, H, W, C] in [0, 1], gate pattern [N, T, G] or None for
+        dynamics without gates) of a batch."""
 
     @abc.abstractmethod
     def eval_policy(self, step: int) -> Policy:
@@ -272,7 +273,8 @@ class Trainer:
         if self.schedule.video(step) and trained:
             video, gates = self.learner.report(self._batch())
             self.logger.video("train/openl", video_grid(video))
-            self.logger.image("gate/pattern", gate_image(gates))
+            if gates is not None:
+                self.logger.image("gate/pattern", gate_image(gates))
         if self.schedule.eval(step) and trained and self.config.n_eval_eps:
             self.evaluator.start(step, self.learner.eval_policy(step))
         if self.schedule.log(step):

@@ -19,13 +19,11 @@ import time
 import envs
 from envs.gl import parse_fast_render
 from vsg.config import ConfigError, load_config
+from vsg.dynamics import CELLS, DYNAMICS
 from vsg.interrupts import exit_status, stop_on_sigterm
 from vsg.rundir import RunDirError, check_resume, is_done, run_directory, write_done
 
 FLAGS = ("--dry_run", "--verbose")  # options of this command, not config keys
-
-MODEL_TYPES = ("rssm", "srssm")
-CELL_NAMES = ("gru", "gru_layer_norm", "sgru", "sgru_layernorm")
 
 
 def validate(config):
@@ -46,14 +44,13 @@ def validate(config):
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
     parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
-    # Checked against names, not the registries, so bad input fails before TensorFlow loads;
-    # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
-    if config.model_type not in MODEL_TYPES:
-        raise ConfigError(f"unknown model_type '{config.model_type}' (known: {MODEL_TYPES})")
-    if config.dyn_cell not in CELL_NAMES:
-        raise ConfigError(f"unknown dyn_cell '{config.dyn_cell}' (known: {CELL_NAMES})")
-    if config.dyn_kl_mask and config.model_type != "srssm":
-        raise ConfigError("dyn_kl_mask needs model_type srssm (the gate must cover the latents)")
+    # The registries name their entries without importing them (nor TensorFlow). What a
+    # variant cannot honour (e.g. dyn_kl_mask without a gate over the latents) is checked
+    # when it is built (`LatentDynamics.check_config`).
+    if config.model_type not in DYNAMICS:
+        raise ConfigError(f"unknown model_type '{config.model_type}' (known: {list(DYNAMICS)})")
+    if config.dyn_cell not in CELLS:
+        raise ConfigError(f"unknown dyn_cell '{config.dyn_cell}' (known: {list(CELLS)})")
     if not 0.0 < config.dyn_gate_prior < 1.0:
         raise ConfigError(f"dyn_gate_prior must lie in (0, 1), got {config.dyn_gate_prior}")
     unknown_heads = set(config.grad_heads) - {"image", "reward", "discount"}
@@ -122,7 +119,7 @@ def main(argv=None):
     try:
         step = train(config, run_dir, command, verbose="--verbose" in argv)
         write_done(run_dir, step, config.steps)
-    except (EnvConfigError, RunDirError) as error:
+    except (ConfigError, EnvConfigError, RunDirError) as error:
         fail(error)
     except KeyboardInterrupt as interrupt:
         print("stopped; rerun the same command to resume", flush=True)

@@ -106,7 +106,8 @@ class WorldModel(tf.Module):
                 tf.reduce_sum(latent.entropy({k: post[k] for k in stats}), -1)
             ),
         }
-        metrics.update(gate_statistics(post["gate"]))
+        if self.dynamics.has_gates:
+            metrics.update(gate_statistics(self.dynamics.gates(post)[0]))
         return metrics
 
     def train(self, data):
@@ -121,7 +122,8 @@ class WorldModel(tf.Module):
         """Truth, open-loop model prediction and error stacked vertically.
 
         Observes `context` frames, then imagines the rest with the recorded actions.
-        Returns (video [N, T, 3 * 64, 64, 3] float in [0, 1], gates [N, T, G]).
+        Returns (video [N, T, 3 * 64, 64, 3] float in [0, 1], gates [N, T, G] or None for
+        dynamics without gates).
         """
         data = {key: value[:sequences] for key, value in data.items()}
         embed = self.encoder(preprocess_image(data["image"][:, :context]))
@@ -135,5 +137,8 @@ class WorldModel(tf.Module):
         model = tf.clip_by_value(tf.cast(tf.concat([recon, openl], 1), tf.float32) + 0.5, 0, 1)
         truth = tf.cast(data["image"], tf.float32) / 255.0
         error = (model - truth + 1.0) / 2.0
-        gates = tf.concat([post["gate"], prior["gate"]], 1)
-        return tf.concat([truth, model, error], 2), tf.cast(gates, tf.float32)
+        video = tf.concat([truth, model, error], 2)
+        if not self.dynamics.has_gates:
+            return video, None
+        gates = tf.concat([self.dynamics.gates(post)[0], self.dynamics.gates(prior)[0]], 1)
+        return video, tf.cast(gates, tf.float32)

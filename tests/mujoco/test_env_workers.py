@@ -20,7 +20,6 @@ from envs.parallel import ParallelEnvs
 from envs.workers import EnvWorker, WorkerError, restart_seed
 from vsg.config import load_config
 
-REPO = Path(__file__).resolve().parents[2]
 DMC = {"action_repeat": 2, "time_limit": 0, "size": [64, 64]}
 # A run's resolved config (a vsg Config): the worker gets it as a plain dict.
 BBS = load_config(["--configs", "bringbackshapes", "--max_distractors", "1"])
@@ -53,7 +52,7 @@ def _wait_ready(worker, seconds=60):
 def _run_python(path_or_code, tmp_path, timeout=180):
     """Runs a script file (Path) or `-c` code in a fresh interpreter with the repo importable."""
     command = [str(path_or_code)] if isinstance(path_or_code, Path) else ["-c", path_or_code]
-    environ = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
         [sys.executable, *command],
         cwd=tmp_path,
@@ -256,7 +255,7 @@ def test_workers_exit_quietly_when_the_learner_is_killed(tmp_path):
         time.sleep(120)
         """
     )
-    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    environ = dict(os.environ)
     with subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=tmp_path,

@@ -1,16 +1,20 @@
-"""The interface every latent dynamics variant implements, and what they share.
+"""The contract every latent dynamics variant implements, and what the variants share.
 
 A state is a dict of tensors with a leading batch axis ([B, ...]); sequences add a time axis
-([B, T, ...]). Every state carries `stoch` (the latent sample), the latent statistics, `gate`
-and `gate_prob` ([B, G]: the update gate actually used and its probability; for the soft GRU
-they are equal), so all variants can be compared on one chart.
+([B, T, ...]). Every state carries `stoch` (the latent sample) and the latent statistics
+(`stat_keys`); a variant with an update gate also carries `gate` and `gate_prob` ([B, G]: the
+gate actually used and its probability; for the soft GRU they are equal), so all gated
+variants can be compared on one chart.
 
-A variant implements `initial`, `img_step`, `obs_step`, `features` and `transition`;
-`observe`, `imagine`, `kl_loss` and `gate_loss` are shared.
+A variant implements `initial`, `img_step`, `obs_step`, `features` and `transition`, and sets
+the attributes declared on `LatentDynamics`; `observe`, `imagine`, `kl_loss`, `gate_loss` and
+`gates` are shared. The world model, the agent, the logger, the probe and the benchmarks use
+nothing else.
 """
 
 import tensorflow as tf
 
+from vsg.config import ConfigError
 from vsg.distributions import bernoulli_kl
 
 
@@ -24,17 +28,55 @@ def tree_map(fn, *trees):
 
 
 class LatentDynamics(tf.Module):
-    """Base class: a recurrent latent state-space model filtered with a posterior."""
+    """Base class: a latent state-space model filtered with a posterior.
+
+    Declared by every variant (class attributes, or set in `__init__`):
+
+    - `feature_size` (int): the width of `features(state)`.
+    - `transition_inputs` (dict): {symbol: state key} of the state entries `transition` reads,
+      in order, e.g. {"h": "deter", "z": "stoch"}; the probe differentiates with respect to
+      them (flattened) and the action.
+    - `state_key` (str) and `state_size` (int): the state entry `transition` updates, as the
+      probe differentiates it, and its flattened width.
+    - `has_gates` (class attribute, bool): the state carries an update gate; `gate_size` (int,
+      > 0 exactly when it has gates) is the gate's width and `stochastic_gate` (bool) says
+      whether the gate is a binary sample (VSG) rather than its probability (soft GRU).
+    - `gate_covers_latents` (class attribute, bool): the gate has one entry per stochastic
+      latent variable, so the KL can be masked by it (`dyn_kl_mask`).
+
+    Set here: `latent` (`vsg.distributions` latent), `stat_keys` (its statistics' keys in
+    every state), `rng` and `compute_dtype`.
+    """
 
     feature_size: int
-    gate_size: int
+    transition_inputs: dict
+    state_key: str
+    state_size: int
+    has_gates = False
+    gate_size = 0
+    stochastic_gate = False
+    gate_covers_latents = False
 
-    def __init__(self, latent, cell, rng, dtype, name=None):
+    def __init__(self, latent, rng, dtype, name=None):
         super().__init__(name=name)
         self.latent = latent
-        self.cell = cell
+        self.stat_keys = tuple(latent.initial(1, tf.float32)[0])
         self.rng = rng
         self.compute_dtype = dtype
+
+    @classmethod
+    def check_config(cls, config):
+        """Raises ConfigError (naming the key) for options this variant cannot honour."""
+        if config.dyn_gate_scale > 0 and not cls.has_gates:
+            raise ConfigError(
+                f"dyn_gate_scale {config.dyn_gate_scale} needs a variant with gates; "
+                f"model_type {config.model_type} has none (set it to 0)"
+            )
+        if config.dyn_kl_mask and not cls.gate_covers_latents:
+            raise ConfigError(
+                f"dyn_kl_mask needs a gate over the latents, which model_type "
+                f"{config.model_type} does not have"
+            )
 
     # --- implemented by each variant -------------------------------------------------
     def initial(self, batch_size):
@@ -56,10 +98,11 @@ class LatentDynamics(tf.Module):
     def transition(self, prev, action, gate=None):
         """Deterministic prior transition for the Jacobian probe.
 
-        Returns a dict of float tensors (the next recurrent state and the prior statistics)
-        as a function of `prev` and `action` only: no sampling. `gate` [B, G] replaces the
-        update gate (the recorded gate for the realised Jacobian, or the probability for
-        the expected one); None uses the probability.
+        Returns a dict of float tensors (the next `state_key` entry and the prior statistics)
+        as a function of the `transition_inputs` entries of `prev` and `action` only: no
+        sampling. `gate` [B, gate_size] replaces the update gate of a gated variant (the
+        recorded gate for the realised Jacobian, or the probability for the expected one);
+        None uses the probability. Variants without gates ignore it.
         """
         raise NotImplementedError
 
@@ -142,6 +185,15 @@ class LatentDynamics(tf.Module):
         return scale * loss, lhs
 
     def gate_loss(self, post, prior_prob, free, scale):
-        """lambda * max(mean_{B,T} sum_dims KL(Bern(p) || Bern(prior)), free): (loss, kl)."""
+        """lambda * max(mean_{B,T} sum_dims KL(Bern(p) || Bern(prior)), free): (loss, kl).
+
+        Only for variants with gates."""
         kl = tf.reduce_mean(tf.reduce_sum(bernoulli_kl(post["gate_prob"], prior_prob), -1))
         return scale * tf.maximum(kl, free), kl
+
+    def gates(self, state):
+        """(gate used, its probability), each [..., gate_size], of a state or a sequence of
+        states (tensors or NumPy arrays); None for a variant without gates."""
+        if not self.has_gates:
+            return None
+        return state["gate"], state["gate_prob"]

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from vsg import nn
 from vsg.distributions import sample_gate
+from vsg.dynamics import CELLS, load
 
 
 class GRUCell(tf.Module):
@@ -71,17 +72,9 @@ class StochasticGRUCell(GRUCell):
         return sample_gate(prob, rng)
 
 
-CELLS = {
-    "gru": (GRUCell, False),
-    "gru_layer_norm": (GRUCell, True),
-    "sgru": (StochasticGRUCell, False),
-    "sgru_layernorm": (StochasticGRUCell, True),
-}
-
-
 def make_cell(name, in_size, size, gate_size=None, dtype=tf.float32):
-    """Builds the cell named by the `dyn_cell` config key."""
+    """Builds the cell named by the `dyn_cell` config key (`vsg.dynamics.CELLS`)."""
     if name not in CELLS:
         raise ValueError(f"unknown dyn_cell '{name}' (known: {', '.join(CELLS)})")
-    cls, layer_norm = CELLS[name]
-    return cls(in_size, size, layer_norm, gate_size, dtype, name="cell")
+    target, layer_norm = CELLS[name]
+    return load(target)(in_size, size, layer_norm, gate_size, dtype, name="cell")

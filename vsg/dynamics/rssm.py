@@ -17,14 +17,17 @@ from vsg.dynamics.cells import make_cell
 class RSSM(LatentDynamics):
     """State: deter [B, D], stoch [B, S(, K)], stats, gate / gate_prob [B, D]."""
 
+    transition_inputs = {"h": "deter", "z": "stoch"}
+    state_key = "deter"
+    has_gates = True
+
     def __init__(self, config, latent, action_size, embed_size, rng, dtype=tf.float32):
+        super().__init__(latent, rng, dtype, name="rssm")
         hidden, deter = config.dyn_hidden, config.dyn_deter
-        cell = make_cell(config.dyn_cell, hidden, deter, dtype=dtype)
-        super().__init__(latent, cell, rng, dtype, name="rssm")
-        self.deter_size = deter
-        self.gate_size = deter
+        self.cell = make_cell(config.dyn_cell, hidden, deter, dtype=dtype)
+        self.deter_size = self.state_size = self.gate_size = deter
+        self.stochastic_gate = self.cell.stochastic_gate
         self.feature_size = latent.flat_size + deter
-        self.stat_keys = tuple(latent.initial(1, tf.float32)[0])
         self.img_in = nn.Dense(latent.flat_size + action_size, hidden, tf.nn.elu, dtype, "img_in")
         self.img_out = nn.Dense(deter, hidden, tf.nn.elu, dtype, "img_out")
         self.img_stats = nn.Dense(hidden, latent.stats_size, None, dtype, "img_stats")

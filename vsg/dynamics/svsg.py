@@ -23,13 +23,18 @@ from vsg.dynamics.cells import make_cell
 class SVSG(LatentDynamics):
     """State: stoch [B, S(, K)], cand [B, S*K], stats, gate / gate_prob [B, S]."""
 
+    transition_inputs = {"s": "stoch"}
+    state_key = "stoch"
+    has_gates = True
+    gate_covers_latents = True
+
     def __init__(self, config, latent, action_size, embed_size, rng, dtype=tf.float32):
+        super().__init__(latent, rng, dtype, name="svsg")
         hidden, flat = config.dyn_hidden, latent.flat_size
-        cell = make_cell(config.dyn_cell, hidden, flat, gate_size=latent.stoch, dtype=dtype)
-        super().__init__(latent, cell, rng, dtype, name="svsg")
+        self.cell = make_cell(config.dyn_cell, hidden, flat, gate_size=latent.stoch, dtype=dtype)
         self.gate_size = latent.stoch
-        self.feature_size = flat
-        self.stat_keys = tuple(latent.initial(1, tf.float32)[0])
+        self.stochastic_gate = self.cell.stochastic_gate
+        self.feature_size = self.state_size = flat
         self.img_in = nn.Dense(flat + action_size, hidden, tf.nn.elu, dtype, "img_in")
         self.img_out = nn.Dense(flat, hidden, tf.nn.elu, dtype, "img_out")
         self.img_stats = nn.Dense(hidden, latent.stats_size, None, dtype, "img_stats")

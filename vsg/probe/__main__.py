@@ -107,7 +107,7 @@ def truth_parser():
 def bench_parser():
     p = _Parser(prog="python -m vsg.probe bench", description="Time the probe per step.")
     p.add_argument(
-        "--preset", default="dreamerv2", choices=("dreamerv1", "dreamerv2", "vsg", "svsg")
+        "--preset", default="dreamerv2", help="a model of vsg/models.py, any case (e.g. vsg)"
     )
     p.add_argument("--dims", type=_count, nargs="+", default=[200, 1024])
     p.add_argument("--steps", type=_count, nargs="+", default=[1000, 50], help="one per dim")
@@ -128,10 +128,10 @@ def metrics_config(args, diag="keep"):
 
 
 def family(config):
-    """DreamerV2 (soft GRU), VSG (binary gate on h) or SVSG (gated stochastic state)."""
-    if config.model_type == "srssm":
-        return "SVSG"
-    return "VSG" if config.dyn_cell.startswith("sgru") else "DreamerV2"
+    """The launchers' name of the run's model (`vsg.models`), e.g. DreamerV2, VSG or SVSG."""
+    from vsg.models import model_name
+
+    return model_name(config)
 
 
 def get_episodes(args, run, config):
@@ -327,9 +327,15 @@ def main(argv=None):
     if argv[:1] == ["truth"]:
         return run_truth(truth_parser().parse_args(argv[1:]))
     if argv[:1] == ["bench"]:
+        from vsg.models import find
+
         args = bench_parser().parse_args(argv[1:])
         if len(args.steps) != len(args.dims):
             fail("--steps needs one value per --dims value")
+        try:
+            find(args.preset, ignore_case=True)
+        except ValueError as error:
+            fail(f"--preset: {error}")
         from vsg.quiet import import_tensorflow
 
         import_tensorflow(args.verbose)
@@ -337,6 +343,11 @@ def main(argv=None):
 
         return bench(args.preset, args.dims, args.steps, args.rows, args.action_size)
     return run_probe(probe_parser().parse_args(argv))
+
+
+def console():
+    """The `vsg-probe` command: `main` without its return value (the exit status stays 0)."""
+    main()
 
 
 if __name__ == "__main__":

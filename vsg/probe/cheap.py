@@ -98,20 +98,19 @@ def _synthetic_episode(steps, action_size, seed=0):
 
 
 def bench(preset, dims, steps, n_rows, action_size=6):
-    """Prints and returns the seconds to probe one episode of an untrained ``dmc`` + ``preset``
-    model with deter = hidden = D (SVSG: stoch = D too), with all rows and with ``n_rows``
-    random rows: posterior filtering, Jacobians and metrics, each timed on its own (they run
-    one after the other; wall time and the process's CPU time), with the machine's load
-    average, since a shared machine inflates wall times. Metrics use the default tau grid."""
+    """Prints and returns the seconds to probe one episode of an untrained model ``preset``
+    (a name of ``vsg.models``, any case) set up as the DMC launcher does with DIM D (deter =
+    hidden = D; SVSG: stoch = D too), with all rows and with ``n_rows`` random rows: posterior
+    filtering, Jacobians and metrics, each timed on its own (they run one after the other; wall
+    time and the process's CPU time), with the machine's load average, since a shared machine
+    inflates wall times. Metrics use the default tau grid."""
     from vsg.agent import Agent
     from vsg.config import load_config
+    from vsg.models import dmc_args
 
     results = []
     for dim, n in zip(dims, steps, strict=True):
-        args = ["--configs", "dmc", preset, "--precision", "32"]
-        args += ["--dyn_deter", str(dim), "--dyn_hidden", str(dim)]
-        if preset == "svsg":
-            args += ["--dyn_stoch", str(dim)]
+        args = [*dmc_args(preset, dim), "--precision", "32"]
         probe = model.ModelProbe(Agent(load_config(args), action_size))
         episode = _synthetic_episode(n, action_size)
         warm = probe.transitions({k: v[:5] for k, v in episode.items()})

@@ -47,18 +47,16 @@ ROLLOUT_CHUNK = 64
 
 def raw_model(model_or_physics):
     """The ``mujoco.MjModel`` behind a raw model or a dm_control Physics."""
-    inner = getattr(model_or_physics, "model", None)
-    if inner is not None and hasattr(inner, "ptr"):
-        return inner.ptr
-    return model_or_physics
+    if isinstance(model_or_physics, mujoco.MjModel):
+        return model_or_physics
+    return model_or_physics.model.ptr
 
 
 def raw_data(data_or_physics):
     """The ``mujoco.MjData`` behind raw data or a dm_control Physics."""
-    inner = getattr(data_or_physics, "data", None)
-    if inner is not None and hasattr(inner, "ptr"):
-        return inner.ptr
-    return data_or_physics
+    if isinstance(data_or_physics, mujoco.MjData):
+        return data_or_physics
+    return data_or_physics.data.ptr
 
 
 def get_state(model, data, sig=STATE_SIG):

@@ -7,12 +7,16 @@ Which Jacobian (rows = outputs, columns = inputs; A = action size):
 - RSSM / VSG: output h_t [D]; inputs [h_{t-1} (D) | z_{t-1} flattened (F) | a_{t-1} (A)].
 - SVSG: output E[s_t] [F] (prior mean, or class probabilities, mixed by the gate); inputs
   [s_{t-1} (F) | a_{t-1} (A)].
+- Any variant: output its ``state_key`` entry, inputs its ``transition_inputs`` entries and
+  the action, as ``LatentDynamics`` declares them.
 
-Variants (never through a straight-through sample, whose gradient sample + p - sg(p) would add
-the surrogate term diag(c - h) dp to a binary gate): ``soft`` for the soft GRU (its gate is its
-probability); for VSG/SVSG ``realised`` (the recorded binary gate enters as a constant, so a
-closed row is exactly e_i on the state block and 0 elsewhere) and ``expected`` (the gate
-replaced by its probability and differentiated: diag(p) dc + diag(1 - p) + diag(c - h) dp).
+Variants (never through a straight-through sample): ``soft`` for the soft GRU (its gate is its
+probability) and for dynamics without gates; for VSG/SVSG ``realised`` (the recorded binary
+gate enters as a constant, so a closed row is exactly e_i on the state block and 0 elsewhere)
+and ``expected`` (the gate replaced by its probability and differentiated: diag(p) dc +
+diag(1 - p) + diag(c - h) dp).
+The agent is rebuilt in float32 whatever the training precision: variables are stored in
+float32, only the compute dtype differs, so the checkpoint restores unchanged.
 Runs are read by ``vsg.probe.runs``.
 """
 
@@ -88,12 +92,13 @@ class Transitions:
 
     parts: differentiated inputs, each [L, d_k] (see module docstring); gate: recorded gate
     expanded to the state size [L, n_state] (rounded: the straight-through forward value is
-    binary up to one ulp); gate_prob: [L, n_state]; reward: [L].
+    binary up to one ulp); gate_prob: [L, n_state]; both None for dynamics without gates;
+    reward: [L].
     """
 
     parts: list
-    gate: np.ndarray
-    gate_prob: np.ndarray
+    gate: np.ndarray | None
+    gate_prob: np.ndarray | None
     reward: np.ndarray
 
     @property
@@ -108,14 +113,20 @@ class ModelProbe:
     def __init__(self, agent):
         self.agent = agent
         self.dyn = dyn = agent.wm.dynamics
-        self.latent = dyn.latent
-        self.recurrent = hasattr(dyn, "deter_size")
-        self.gated = bool(dyn.cell.stochastic_gate)
+        self.gated = bool(dyn.stochastic_gate)
         self.variants = ("realised", "expected") if self.gated else ("soft",)
-        self.n_state = dyn.deter_size if self.recurrent else self.latent.flat_size
-        self.output_name = "h_t" if self.recurrent else "E[s_t]"
-        sizes = [("h", self.n_state), ("z", self.latent.flat_size)] if self.recurrent else []
-        sizes = sizes or [("s", self.n_state)]
+        self.n_state = dyn.state_size
+        initial = dyn.initial(1)
+        # {state key: shape of one example}: the flat inputs are reshaped to it.
+        self.shapes = {
+            key: initial[key].shape[1:].as_list() for key in dyn.transition_inputs.values()
+        }
+        sizes = [
+            (symbol, int(np.prod(self.shapes[key])))
+            for symbol, key in dyn.transition_inputs.items()
+        ]
+        # The Jacobian's output as the probe's tables name it: the state entry at step t.
+        self.output_name = f"{dyn.state_key}_t"
         sizes.append(("a", agent.action_size))
         bounds = np.cumsum([0] + [size for _, size in sizes])
         self.blocks = {
@@ -144,22 +155,18 @@ class ModelProbe:
 
     def _step_fn(self, with_gate):
         """fn(*parts[, gate]) -> next state [N, n_state] in float32."""
-        dyn, latent, recurrent = self.dyn, self.latent, self.recurrent
-        classes = getattr(latent, "classes", None)
+        dyn, shapes = self.dyn, self.shapes
+        keys = list(dyn.transition_inputs.values())
 
         def step(*parts):
             gate = tf.stop_gradient(parts[-1]) if with_gate else None
-            if recurrent:
-                prev = {"deter": parts[0], "stoch": parts[1]}
-            else:
-                prev = {"stoch": parts[0]}
-            if classes:
-                prev["stoch"] = tf.reshape(prev["stoch"], [-1, latent.stoch, classes])
+            inputs = zip(keys, parts[: len(keys)], strict=True)
+            prev = {key: tf.reshape(part, [-1, *shapes[key]]) for key, part in inputs}
             if gate is not None:
                 # The transition expects the cell's own gate width (groups for discrete SVSG).
                 gate = gate[:, :: self.n_state // dyn.gate_size]
-            out = dyn.transition(prev, parts[-2 if with_gate else -1], gate)
-            return tf.cast(out["deter" if recurrent else "stoch"], tf.float32)
+            out = dyn.transition(prev, parts[len(keys)], gate)
+            return tf.cast(tf.reshape(out[dyn.state_key], [-1, self.n_state]), tf.float32)
 
         return step
 
@@ -184,17 +191,15 @@ class ModelProbe:
         length = len(episode["reward"]) - 1
         if length < 1:
             raise ProbeError("an episode needs at least one transition")
-        flat = post["stoch"].reshape(length + 1, -1)
-        parts = [post["deter"][:-1], flat[:-1]] if self.recurrent else [flat[:-1]]
+        keys = self.dyn.transition_inputs.values()
+        parts = [post[key].reshape(length + 1, -1)[:-1] for key in keys]
         parts.append(np.asarray(episode["action"][1:], np.float32))
-        repeat = self.n_state // post["gate"].shape[-1]
-        gate = np.repeat(post["gate"][1:], repeat, axis=-1)
-        return Transitions(
-            parts=parts,
-            gate=np.rint(gate) if self.gated else gate,
-            gate_prob=np.repeat(post["gate_prob"][1:], repeat, axis=-1),
-            reward=np.asarray(episode["reward"][1:], np.float32),
-        )
+        reward = np.asarray(episode["reward"][1:], np.float32)
+        gates = self.dyn.gates(post)
+        if gates is None:
+            return Transitions(parts, None, None, reward)
+        gate, prob = (np.repeat(g[1:], self.n_state // g.shape[-1], axis=-1) for g in gates)
+        return Transitions(parts, np.rint(gate) if self.gated else gate, prob, reward)
 
     def jacobian(self, trans, variant, rows=None, steps=slice(None)):
         """Jacobian [n, n_rows or n_state, n_in] of ``variant`` at ``trans`` steps ``steps``."""
@@ -205,7 +210,8 @@ class ModelProbe:
         return J[:, :, : self.n_in]
 
     def gates(self, trans, variant):
-        """What the open-gate fraction averages: [L, n_state] binary or soft gates."""
+        """What the open-gate fraction averages: [L, n_state] binary or soft gates (None
+        without gates)."""
         return trans.gate if variant == "realised" else trans.gate_prob
 
 
@@ -224,7 +230,8 @@ def _feed(acc, J, gates, step):
     """acc.update in slices of ``step`` steps, so that the metrics' temporaries stay in
     cache."""
     for start in range(0, len(J), step):
-        acc.update(J[start : start + step], gates[start : start + step])
+        part = slice(start, start + step)
+        acc.update(J[part], None if gates is None else gates[part])
 
 
 def probe_model(probe, trans_list, config=None, rows=None):
@@ -258,7 +265,7 @@ def probe_model(probe, trans_list, config=None, rows=None):
                 t0, c0 = time.perf_counter(), time.process_time()
                 jacs = {v: probe.jacobian(trans, v, rows, steps) for v in probe.variants}
                 t1, c1 = time.perf_counter(), time.process_time()
-                gates = {v: probe.gates(trans, v)[steps][:, sel] for v in accs}
+                gates = {v: _rows(probe.gates(trans, v), steps, sel) for v in accs}
                 jobs = [pool.submit(_feed, accs[v], J, gates[v], sub) for v, J in jacs.items()]
                 if probe.gated:
                     diffs.append(_rel_diff(jacs["expected"], jacs["realised"]))
@@ -270,6 +277,11 @@ def probe_model(probe, trans_list, config=None, rows=None):
                 seconds["metrics_cpu"] += time.process_time() - c1
     extra = {"rel_diff_expected": np.concatenate(diffs)} if diffs else {}
     return accs, extra, seconds
+
+
+def _rows(gates, steps, sel):
+    """gates[steps][:, sel], or None for dynamics without gates."""
+    return None if gates is None else gates[steps][:, sel]
 
 
 def _rel_diff(a, b):

@@ -15,6 +15,7 @@ import pathlib
 import numpy as np
 from scipy import stats
 
+import vsg.models
 from vsg.rundir import find_runs, read_curve
 
 
@@ -40,7 +41,7 @@ SUITES = (
 )
 # The published BringBackShapes file calls VSG "VSGC" (VSG with the continuous-gate prior).
 PAPER_METHOD_NAMES = {"VSGC": "VSG"}
-MODELS = ("DreamerV1", "DreamerV2", "VSG", "SVSG")  # the order tables and figures use
+MODELS = tuple(vsg.models.MODELS)  # the launchers' names, in the order tables and figures use
 
 
 @dataclasses.dataclass(frozen=True)

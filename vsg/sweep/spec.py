@@ -1,7 +1,8 @@
 """Sweep specs: YAML files that name a launcher and a grid of its arguments.
 
     launcher: dmc                      # dmc | bringbackshapes (scripts/<launcher>.sh)
-    args:                              # the launcher's positional arguments (SEED excepted)
+    args:                              # the launcher's positional arguments (SEED excepted;
+                                       #   names in vsg/launch.py)
       task: [walker_walk, cheetah_run] # a list is a grid axis
       model: [DreamerV2, VSG]
       suffix: paper
@@ -14,45 +15,25 @@
     max_retries: 2                     # retries of a run whose process died
 
 Every combination of the axes, times every seed, is one run. Before anything starts, each run
-is checked by its launcher (the bash checks, run for real) and by the trainer's own config
-and task validation, and its run directory and frame budget are resolved.
+is checked by its launcher's checks (`vsg.launch`) and by the trainer's own config and task
+validation, and its run directory and frame budget are resolved.
 """
 
-import concurrent.futures
 import dataclasses
 import itertools
 import os
 import pathlib
-import stat
-import subprocess
-import tempfile
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 import envs
 from vsg.config import ConfigError, load_config, load_presets
+from vsg.launch import LAUNCHERS
 from vsg.rundir import run_directory
 from vsg.train import validate
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-@dataclasses.dataclass(frozen=True)
-class Launcher:
-    script: str  # relative to the repository root
-    positional: tuple[str, ...]  # names of the positional arguments before SEED
-
-
-LAUNCHERS = {
-    "dmc": Launcher("scripts/dmc.sh", ("task", "model", "suffix", "gate_prior", "dim")),
-    "bringbackshapes": Launcher(
-        "scripts/bringbackshapes.sh",
-        ("model", "suffix", "env_type", "time_limit", "distractors", "objects")
-        + ("variable_objects", "variable_distractors", "variable_goal", "view", "scale")
-        + ("gate_prior",),
-    ),
-}
 SPEC_KEYS = ("launcher", "args", "flags", "seeds", "resources", "max_concurrent", "max_retries")
 RESOURCE_KEYS = ("cpus", "gpus", "memory")
 
@@ -141,7 +122,7 @@ def cells(spec: dict) -> list[tuple[str, list[str], list[str]]]:
     if spec.get("launcher") not in LAUNCHERS:
         launcher = spec.get("launcher")
         raise SpecError(f"launcher: expected one of {list(LAUNCHERS)}, got {launcher!r}")
-    names = LAUNCHERS[spec["launcher"]].positional
+    names = [argument.name for argument in LAUNCHERS[spec["launcher"]].arguments[:-1]]
     args = axes_of(spec.get("args", {}), "args")
     given = [name for name, _ in args]
     if sorted(given) != sorted(names):
@@ -173,54 +154,25 @@ def cells(spec: dict) -> list[tuple[str, list[str], list[str]]]:
     return result
 
 
-RECORDER = '#!/bin/sh\nprintf "%s\\0" "$@" > "$VSG_SWEEP_ARGV"\n'
-
-
-def check_launcher(script: pathlib.Path, words: list[str], cwd: pathlib.Path, recorder: str):
-    """Runs the launcher with a stand-in interpreter that records the trainer's arguments.
-
-    The launcher's own checks run for real; instead of training, `$PYTHON -m vsg.train ...`
-    writes its arguments to a file. Returns (exit status, stderr, trainer arguments).
-    """
-    argv_file = pathlib.Path(recorder).with_name(f"argv-{os.getpid()}-{id(words)}")
-    env = {**os.environ, "PYTHON": recorder, "VSG_SWEEP_ARGV": str(argv_file)}
-    result = subprocess.run(
-        ["bash", str(script), *words], cwd=cwd, env=env, capture_output=True, text=True
-    )
-    argv = argv_file.read_text().split("\0")[:-1] if argv_file.exists() else []
-    argv_file.unlink(missing_ok=True)
-    return result.returncode, result.stderr, argv[2:]  # drop "-m vsg.train"
-
-
 def resolve(spec: dict, cwd: pathlib.Path) -> list[Run]:
     """Validates every cell with its launcher and the trainer's checks; returns the runs."""
-    grid = cells(spec)
-    script = ROOT / LAUNCHERS[spec["launcher"]].script
-    with tempfile.TemporaryDirectory() as folder:
-        recorder = pathlib.Path(folder) / "python"
-        recorder.write_text(RECORDER)
-        recorder.chmod(recorder.stat().st_mode | stat.S_IXUSR)
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            checked = list(
-                pool.map(
-                    lambda cell: check_launcher(script, cell[1] + cell[2], cwd, str(recorder)),
-                    grid,
-                )
-            )
+    grid = cells(spec)  # checks the launcher's name first
+    name = spec["launcher"]
+    launcher = LAUNCHERS[name]
+    script = ROOT / launcher.script
     runs, errors, presets = [], [], load_presets()
-    for (name, positional, flags), (status, stderr, argv) in zip(grid, checked, strict=True):
+    for cell, positional, flags in grid:
         try:
-            if status != 0:
-                raise SpecError(stderr.strip().splitlines()[-1] if stderr.strip() else status)
+            _, argv = launcher.trainer_args(name, positional + flags)
             config = load_config(argv, presets)
             validate(config)
             envs.validate_task(config.task)
-        except (ConfigError, ValueError) as error:
-            errors.append(f"run '{name}': {str(error).removeprefix('error: ')}")
+        except (ConfigError, ValueError) as error:  # LaunchError is a ValueError
+            errors.append(f"run '{cell}': {error}")
             continue
         command = ("bash", str(script), *positional, *flags)
         run_dir = str((cwd / run_directory(config)).resolve())
-        runs.append(Run(name, command, str(cwd), run_dir, int(config.steps)))
+        runs.append(Run(cell, command, str(cwd), run_dir, int(config.steps)))
     if errors:
         more = f" (and {len(errors) - 1} more bad runs)" if len(errors) > 1 else ""
         raise SpecError(errors[0] + more)
