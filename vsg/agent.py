@@ -82,7 +82,8 @@ class Agent(tf.Module):
     def train(self, data):
         """One world-model step then one actor-critic step on data [B, T, ...]."""
         post, metrics = self.wm.train(data)
-        metrics.update(self.behavior.train(self.wm, post))
+        with tf.name_scope("behavior"):  # for the profiler (`vsg.profiling`)
+            metrics.update(self.behavior.train(self.wm, post))
         return metrics
 
     @tf.function
