@@ -31,8 +31,20 @@ def _stderr_to(file):
         os.close(saved)
 
 
+def allow_gpu_memory_growth(tf):
+    """GPU memory growth on, as the reference's `gpu_growth: True`: without it one process
+    reserves the whole GPU, and two runs cannot share one. A no-op without a GPU and once
+    TensorFlow has initialised its GPUs (their settings are fixed then)."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised by an earlier use of TensorFlow
+            return
+
+
 def import_tensorflow(verbose=False):
-    """Imports TensorFlow and initialises its devices; returns the `tensorflow` module.
+    """Imports TensorFlow and configures its devices (GPU memory growth on); returns the
+    `tensorflow` module.
 
     Call it before anything else imports TensorFlow (after `import vsg`, see vsg/__init__.py).
     With `verbose`, TensorFlow prints as it normally does.
@@ -45,6 +57,7 @@ def import_tensorflow(verbose=False):
                 import tensorflow as tf
 
                 tf.config.list_physical_devices()
+                allow_gpu_memory_growth(tf)
         except BaseException:
             capture.seek(0)
             sys.stderr.write(capture.read().decode(errors="replace"))

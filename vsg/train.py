@@ -45,6 +45,8 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    if config.jit_compile not in ("auto", "true", "false"):
+        raise ConfigError(f"jit_compile must be auto, true or false, got '{config.jit_compile}'")
     parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
     # Checked against names, not the registries, so bad input fails before TensorFlow loads;
     # tests keep these lists equal to `vsg.dynamics.DYNAMICS` and `cells.CELLS`.
