@@ -180,3 +180,22 @@ def test_xla_compiled_update_gives_the_same_losses():
             exact = key.startswith(("model/", "gate/"))
             rtol, atol = (1e-4, 1e-6) if exact else (0.15, 0.01)
             np.testing.assert_allclose(compiled[key], value, rtol=rtol, atol=atol, err_msg=key)
+
+
+def test_learner_fetches_the_metrics_of_all_updates_at_once(tmp_path):
+    """The learner keeps each update's metrics on the device and hands over all of them at
+    `metrics()`: the same values as converting every update's metrics right away."""
+    from vsg.learner import AgentLearner
+
+    config = load_config(["--configs", "dmc", "dreamerv2", "tiny", "--dyn_stoch", "4"])
+    tf.random.set_seed(config.seed)
+    agent = Agent(config, A)
+    expected = [{k: float(v) for k, v in agent.train(batch(config, s)).items()} for s in range(3)]
+    learner = AgentLearner(config, A, tmp_path)
+    assert learner.restore() is None and learner.updates == 0
+    for seed in range(3):
+        learner.train(batch(config, seed))
+    assert learner.updates == 3 == int(learner.agent.behavior.updates.numpy())
+    fetched = learner.metrics()
+    assert fetched == {key: [step[key] for step in expected] for key in expected[0]}
+    assert learner.metrics() == {}
