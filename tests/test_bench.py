@@ -1,5 +1,7 @@
 """`python -m vsg.bench`: its size sets, parameter counts, options and output."""
 
+import json
+
 import pytest
 
 from vsg.agent import Agent
@@ -61,3 +63,22 @@ def test_tiny_case_prints_every_figure(capfd):
             " peak RSS: ",
         ):
             assert label + figure in out, (label + figure, out)
+
+
+def test_throughput_of_a_run_from_its_log_records(tmp_path, capsys):
+    records = [
+        {"step": 1000, "perf/updates": 0, "fps": 100.0},  # prefill: no update yet
+        {"step": 2000, "perf/updates": 1, "fps": 50.0},
+        {"step": 1000, "eval/return": 3.0},  # an evaluation record, out of step order
+        {"step": 4000, "perf/updates": 201, "fps": 20.0},  # 2000 frames in 100 s
+        {"step": 6000, "perf/updates": 401, "fps": 10.0},  # 2000 frames in 200 s
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    main(["--throughput", str(tmp_path)])
+    assert capsys.readouterr().out == (
+        f"{tmp_path}: 13.3 env frames/s, 1.333 updates/s while training "
+        "(4000 frames, 400 updates)\n"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--throughput", str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2

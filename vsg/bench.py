@@ -5,11 +5,13 @@ own. A case prints the sizes it times, the parameter count of every module, then
 (with min and max) of: one update (world model + imagination + actor + critic), the world-model
 step alone, the policy step at batch 1, the first update call (trace + run) and the process's
 peak resident memory. `--profile` adds a per-op-family table of one update (`vsg.profiling`).
+`--throughput RUN_DIR` instead prints the env frames/s and updates/s of a run while it trained.
 """
 
 import argparse
 import dataclasses
 import multiprocessing
+import pathlib
 import resource
 import statistics
 import sys
@@ -18,6 +20,7 @@ import time
 import numpy as np
 
 from vsg.config import ConfigError, load_config
+from vsg.rundir import read_metrics
 
 ACTION_SIZE = 6  # walker_walk's, as the figures in the README
 
@@ -206,6 +209,25 @@ def bench_env(repeats):
     )
 
 
+def throughput(run_dir):
+    """(env frames/s, updates/s, frames, updates) of a run while it trained, from the log
+    records of its metrics.jsonl after the first update (their `fps`, the frames per second
+    since the record before, and `perf/updates`, the updates so far)."""
+    if not (pathlib.Path(run_dir) / "metrics.jsonl").exists():
+        raise ValueError(f"{run_dir}: no metrics.jsonl (not a run directory)")
+    records = [r for r in read_metrics(run_dir) if r.get("perf/updates", 0) >= 1 and r.get("fps")]
+    frames = updates = seconds = 0.0
+    for before, after in zip(records, records[1:], strict=False):
+        span = after["step"] - before["step"]
+        if span > 0:
+            frames += span
+            seconds += span / after["fps"]
+            updates += after["perf/updates"] - before["perf/updates"]
+    if not seconds:
+        raise ValueError(f"{run_dir}: fewer than two log records after the first update")
+    return frames / seconds, updates / seconds, int(frames), int(updates)
+
+
 def build_parser():
     sets = "\n".join(f"  {name}: {size.description}" for name, size in SIZE_SETS.items())
     parser = argparse.ArgumentParser(
@@ -236,6 +258,11 @@ def build_parser():
     parser.add_argument(
         "--env", action="store_true", help="also time rendered walker_walk frames/s"
     )
+    parser.add_argument(
+        "--throughput",
+        metavar="RUN_DIR",
+        help="only print env frames/s and updates/s of the run in RUN_DIR while it trained",
+    )
     return parser
 
 
@@ -244,6 +271,16 @@ def main(argv=None):
     args, overrides = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     if args.repeat < 1 or args.warmup < 0:
         parser.error("--repeat must be at least 1 and --warmup at least 0")
+    if args.throughput:
+        try:
+            fps, ups, frames, updates = throughput(args.throughput)
+        except (OSError, ValueError) as error:
+            parser.error(str(error))
+        print(
+            f"{args.throughput}: {fps:.1f} env frames/s, {ups:.3f} updates/s while training "
+            f"({frames} frames, {updates} updates)"
+        )
+        return
     cases = []
     for model in args.models.split(","):
         try:

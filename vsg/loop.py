@@ -292,6 +292,7 @@ class Trainer:
             for name, values in self.learner.metrics().items():  # one fetch per interval
                 for value in values:
                     self.logger.scalar(name, value)
+            self.logger.scalar("perf/updates", self.learner.updates)  # updates so far
             self.logger.scalar("replay/episodes", self.replay.num_episodes)
             self.logger.scalar("replay/steps", self.replay.num_steps)
             means = self.logger.write(self.step)
