@@ -2,7 +2,8 @@
 
 The reference here is the formulation the layers had before the speed work (`tf.nn.conv2d`,
 `tf.nn.conv2d_transpose`); forward values and the gradients with respect to the input, kernel
-and bias must agree within float32 round-off, at the sizes DreamerV2's networks use.
+and bias must agree within float32 round-off, at the sizes DreamerV2's networks use (depth
+48) and at odd small ones.
 """
 
 import numpy as np
@@ -25,6 +26,27 @@ def grads_of(fn, x, variables):
 def assert_close(actual, expected):
     scale = float(tf.reduce_max(tf.abs(expected)))
     np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize(
+    "side, in_ch, out_ch", [(64, 3, 48), (31, 48, 96), (14, 96, 192), (6, 192, 384), (7, 8, 4)]
+)
+def test_conv(side, in_ch, out_ch):
+    tf.random.set_seed(1)
+    layer = nn.Conv2D(in_ch, out_ch, 4, 2, tf.nn.elu)
+    layer.bias.assign(tf.random.normal([out_ch]))
+    x = tf.random.normal([3, side, side, in_ch])
+
+    def reference(x):
+        return tf.nn.elu(tf.nn.conv2d(x, layer.kernel, 2, "VALID") + layer.bias)
+
+    variables = [layer.kernel, layer.bias]
+    y, grads = grads_of(layer, x, variables)
+    y_ref, grads_ref = grads_of(reference, x, variables)
+    out = (side - 4) // 2 + 1
+    assert y.shape == (3, out, out, out_ch)
+    for actual, expected in zip([y, *grads], [y_ref, *grads_ref], strict=True):
+        assert_close(actual, expected)
 
 
 @pytest.mark.parametrize(

@@ -52,4 +52,6 @@ def test_profile_of_a_tiny_update_times_every_network(capsys):
     profiling.profile_update(agent, data, "[tiny]")
     table = capsys.readouterr().out.splitlines()
     assert table[1].startswith("| op family | op time (s) |")
-    assert len(table) == 2 + 2 + len(profiling.FAMILIES) + 2
+    rows = 2 + len(profiling.FAMILIES) + 2
+    assert table[1 + rows] == "[tiny] slowest ops:"
+    assert len(table) == 1 + rows + 1 + 12 + 1

@@ -203,12 +203,26 @@ def family_table(ops, flops, wall):
     return lines
 
 
+def slowest_ops(ops, count):
+    """Lines naming the `count` ops with the most summed time (an op in a loop runs often)."""
+    seconds = collections.Counter()
+    for name, op_type, duration in ops:
+        seconds[(name, op_type)] += duration
+    return [
+        f"  {duration:8.3f} s  {op_type:<22} {name}"
+        for (name, op_type), duration in seconds.most_common(count)
+    ]
+
+
 def profile_update(agent, data, label, runs=1):
     """Prints the op-family table of `agent.train(data)` (traced before; `runs` profiles,
-    the op times of the fastest are printed)."""
+    the op times of the fastest are printed) and the slowest ops."""
     profiles = [profile_call(lambda: agent.train(data)) for _ in range(runs)]
     wall, ops = min(profiles, key=lambda profile: profile[0])
     print(f"{label} profile of one update (op kernel times from tf.profiler):")
     for line in family_table(ops, update_flops(agent), wall):
+        print(line)
+    print(f"{label} slowest ops:")
+    for line in slowest_ops(ops, 12):
         print(line)
     print(flush=True)
