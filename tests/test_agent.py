@@ -132,3 +132,70 @@ def test_checkpoint_round_trip(tmp_path):
     restored = [kernel.numpy(), slot.numpy(), agent.rng.state.numpy(), agent.wm.opt.step.numpy()]
     for want, got in zip(saved, restored, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+class HashNoise(tf.Module):
+    """Stands in for the agent's `tf.random.Generator` with draws that XLA and TensorFlow's
+    kernels compute alike (their Philox streams differ): a multiplicative hash of the element
+    index and of the call site, counted at tracing."""
+
+    def __init__(self):
+        super().__init__(name="hash_noise")
+        self.calls = 0
+
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype=tf.float32):
+        self.calls += 1
+        index = tf.range(tf.reduce_prod(shape), dtype=tf.int64) + 1_000_003 * self.calls
+        bits = (index * 2_654_435_761 + 12_345) % 2**32
+        unit = (tf.cast(bits, tf.float64) + 0.5) / 2**32
+        return tf.reshape(tf.cast(minval + (maxval - minval) * unit, dtype), shape)
+
+    def normal(self, shape, dtype=tf.float32):
+        return tf.cast(tf.math.ndtri(self.uniform(shape, dtype=tf.float64)), dtype)
+
+    def make_seeds(self, count=1):
+        self.calls += 1
+        return tf.constant([[self.calls] * count, [7] * count], tf.int64)
+
+
+@pytest.mark.slow
+def test_xla_compiled_update_gives_the_same_losses():
+    """`jit_compile: true` (auto's choice on a GPU) computes the update the non-compiled step
+    computes, from the same weights, data and random draws: the world model's losses and
+    metrics agree within float32 round-off. The actor's truncated-normal samples come from
+    TensorFlow Probability's seeded sampler, which XLA implements with another algorithm, so
+    the imagined trajectories differ and the actor-critic's figures agree only roughly."""
+    metrics = {}
+    for jit in ("false", "true"):
+        tf.random.set_seed(0)
+        flags = ["--precision", "32", "--jit_compile", jit]
+        config = load_config(["--configs", "dmc", "vsg", "tiny", "--dyn_stoch", "4", *flags])
+        agent = Agent(config, A, rng=HashNoise())
+        metrics[jit] = [
+            {k: float(v) for k, v in agent.train(batch(config, seed)).items()} for seed in range(2)
+        ]
+    for plain, compiled in zip(metrics["false"], metrics["true"], strict=True):
+        assert plain.keys() == compiled.keys()
+        for key, value in plain.items():
+            exact = key.startswith(("model/", "gate/"))
+            rtol, atol = (1e-4, 1e-6) if exact else (0.15, 0.01)
+            np.testing.assert_allclose(compiled[key], value, rtol=rtol, atol=atol, err_msg=key)
+
+
+def test_learner_fetches_the_metrics_of_all_updates_at_once(tmp_path):
+    """The learner keeps each update's metrics on the device and hands over all of them at
+    `metrics()`: the same values as converting every update's metrics right away."""
+    from vsg.learner import AgentLearner
+
+    config = load_config(["--configs", "dmc", "dreamerv2", "tiny", "--dyn_stoch", "4"])
+    tf.random.set_seed(config.seed)
+    agent = Agent(config, A)
+    expected = [{k: float(v) for k, v in agent.train(batch(config, s)).items()} for s in range(3)]
+    learner = AgentLearner(config, A, tmp_path)
+    assert learner.restore() is None and learner.updates == 0
+    for seed in range(3):
+        learner.train(batch(config, seed))
+    assert learner.updates == 3 == int(learner.agent.behavior.updates.numpy())
+    fetched = learner.metrics()
+    assert fetched == {key: [step[key] for step in expected] for key in expected[0]}
+    assert learner.metrics() == {}

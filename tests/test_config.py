@@ -1,5 +1,7 @@
 """Tests for vsg.config: preset merging, typed overrides, errors, saving and the CLI."""
 
+import os
+import platform
 import subprocess
 import sys
 
@@ -193,3 +195,19 @@ def test_tensorflow_start_up_messages_only_with_verbose():
     )
     assert quiet.returncode == loud.returncode == 0, loud.stderr
     assert quiet.stderr == "" and len(loud.stderr.strip().splitlines()) > 1
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86-64 only")
+def test_tensorflow_uses_onednn_on_x86_unless_the_user_says_otherwise():
+    code = (
+        "import os, vsg.quiet; tf = vsg.quiet.import_tensorflow(); "
+        "print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    for user, expected in ((None, "1"), ("0", "0")):
+        extra = {} if user is None else {"TF_ENABLE_ONEDNN_OPTS": user}
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env={**env, **extra}
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == expected

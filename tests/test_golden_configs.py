@@ -33,6 +33,8 @@ OURS_ONLY = {
     "fast_render": "auto: default quality on hardware GL",
     "camera": "the reference's fixed camera choice (quadruped 2, others 0) as a key",
     "probe_every": "our Jacobian-sparsity probe; 0 = off",
+    # The reference has no XLA switch (danijar/dreamerv2 has `jit`); auto compiles on a GPU.
+    "jit_compile": "auto: XLA on a GPU, off on CPU (slower there)",
     "bbs_spin_quirk": "the reference's BringBackShapes agent-spin behaviour, kept on",
     "video_every": "the reference writes its open-loop video at every log step",
     "checkpoint_every": "the reference saves after every eval_every frames of training",

@@ -85,11 +85,12 @@ def tiny_config(preset):
 
 
 def test_the_variant_is_timed_by_the_benchmark(preset, capsys):
-    from vsg.bench import bench_updates
+    from vsg.bench import run_case
 
-    bench_updates(tiny_config(preset), repeats=1, label="planet ssm")
+    run_case("planet ssm", tiny_config(preset), repeats=1, warmup=0, profile=False)
     out = capsys.readouterr().out
-    assert "planet ssm (2x8): update" in out and "planet ssm: policy step" in out
+    assert "planet ssm update (world model + imagination + actor + critic):" in out
+    assert "planet ssm policy step, batch 1:" in out
 
 
 def test_the_probe_differentiates_the_declared_transition(preset):

@@ -41,6 +41,7 @@ BAD = {
     "unknown task": (["--task", "dmc_walker_fly"], "walker_fly"),
     "unknown key": (["--stepz", "4"], "stepz"),
     "no prefill": (["--prefill", "0"], "prefill"),
+    "bad jit_compile": (["--jit_compile", "maybe"], "jit_compile must be auto, true or false"),
     "episodes shorter than a batch": (["--time_limit", "10"], "batch_length 8"),
     "bbs without a time limit": (
         ["--task", "bringbackshapes_sparse", "--time_limit", "0"],

@@ -35,6 +35,16 @@ def compute_dtype(precision):
     return PRECISIONS[precision]
 
 
+def use_jit(setting):
+    """The `jit_compile` setting as a bool: `auto` compiles with XLA on a GPU only; on CPU
+    XLA made an update of these conv-heavy networks ~1.8x slower and doubled its memory."""
+    if setting == "auto":
+        return bool(tf.config.list_physical_devices("GPU"))
+    if setting not in ("true", "false"):
+        raise ValueError(f"jit_compile must be auto, true or false, got '{setting}'")
+    return setting == "true"
+
+
 def act(encoder, dynamics, action_dist, rng, obs, state, explore):
     """One acting step: encode obs, update the posterior state, pick an action.
 
@@ -53,19 +63,23 @@ def act(encoder, dynamics, action_dist, rng, obs, state, explore):
 class Agent(tf.Module):
     """Acts with the posterior state and the actor; learns from replayed sequences.
 
-    `policy` and `train` are `tf.function`s; every sample comes from `self.rng`, a
-    `tf.random.Generator` seeded from the run seed and saved in checkpoints.
+    `policy` and `train` are `tf.function`s (`train` compiled with XLA if `jit_compile` says
+    so); every sample comes from `self.rng`, by default a `tf.random.Generator` seeded from
+    the run seed and saved in checkpoints (anything with its `uniform`, `normal` and
+    `make_seeds` may stand in: XLA draws other random numbers than TensorFlow's kernels, so
+    comparing a compiled update with a plain one needs the same draws in both).
     """
 
-    def __init__(self, config, action_size):
+    def __init__(self, config, action_size, rng=None):
         super().__init__(name="agent")
         self.config = config
         self.action_size = action_size
         self.dtype = compute_dtype(config.precision)
-        self.rng = tf.random.Generator.from_seed(config.seed)
+        self.rng = rng if rng is not None else tf.random.Generator.from_seed(config.seed)
         self.wm = WorldModel(config, action_size, self.rng, self.dtype)
         feat = self.wm.dynamics.feature_size
         self.behavior = ActorCritic(config, feat, action_size, self.rng, self.dtype)
+        self.train = tf.function(self._train, jit_compile=use_jit(config.jit_compile))
 
     def initial_policy_state(self, batch_size):
         """(latent state, previous action) before the first observation."""
@@ -78,11 +92,11 @@ class Agent(tf.Module):
         wm = self.wm
         return act(wm.encoder, wm.dynamics, self.behavior.policy, self.rng, obs, state, explore)
 
-    @tf.function
-    def train(self, data):
+    def _train(self, data):
         """One world-model step then one actor-critic step on data [B, T, ...]."""
         post, metrics = self.wm.train(data)
-        metrics.update(self.behavior.train(self.wm, post))
+        with tf.name_scope("behavior"):  # for the profiler (`vsg.profiling`)
+            metrics.update(self.behavior.train(self.wm, post))
         return metrics
 
     @tf.function

@@ -27,10 +27,13 @@ class AgentLearner(Learner):
             checkpoint_dir(run_dir), agent=self.agent, step=self._step
         )
         self._explore = tf.constant(True)
+        self._updates = 0  # the agent's update counter, kept on the host
+        self._pending = []  # per update: its metrics stacked into one tensor, on the device
+        self._metric_names = None
 
     @property
     def updates(self):
-        return int(self.agent.behavior.updates.numpy())
+        return self._updates
 
     def act(self, observations, state):
         if state is None:
@@ -39,7 +42,17 @@ class AgentLearner(Learner):
         return action.numpy(), state
 
     def train(self, batch):
-        return {name: float(value) for name, value in self.agent.train(batch).items()}
+        metrics = self.agent.train(batch)
+        self._metric_names = list(metrics)
+        self._pending.append(tf.stack([tf.cast(value, tf.float32) for value in metrics.values()]))
+        self._updates += 1
+
+    def metrics(self):
+        if not self._pending:
+            return {}
+        values = tf.stack(self._pending).numpy()  # [updates, metrics]: one device-to-host copy
+        self._pending = []
+        return {name: values[:, i].tolist() for i, name in enumerate(self._metric_names)}
 
     def probe(self, batch):
         return cheap_probe(self.agent, batch)
@@ -61,7 +74,9 @@ class AgentLearner(Learner):
         return policy
 
     def restore(self):
-        return int(self._step.numpy()) if self._checkpointer.restore() else None
+        restored = self._checkpointer.restore()
+        self._updates = int(self.agent.behavior.updates.numpy())
+        return int(self._step.numpy()) if restored else None
 
     def save(self, step):
         self._step.assign(step)

@@ -25,6 +25,7 @@ from vsg.driver import Driver, Policy
 from vsg.evaluation import episode_return
 from vsg.interrupts import uninterruptible
 from vsg.logger import video_grid
+from vsg.prefetch import Prefetcher
 from vsg.progress import Progress
 from vsg.replay import bytes_per_step, replay_ram_note
 from vsg.schedule import Schedule
@@ -46,8 +47,13 @@ class Learner(abc.ABC):
         (`state` None = the initial one)."""
 
     @abc.abstractmethod
-    def train(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
-        """One update on a batch [B, T, ...] of TRAIN_KEYS; returns its metrics."""
+    def train(self, batch: dict[str, np.ndarray]) -> None:
+        """One update on a batch [B, T, ...] of TRAIN_KEYS. Its metrics stay with the learner
+        (on the device) until `metrics()`: no host synchronisation per update."""
+
+    @abc.abstractmethod
+    def metrics(self) -> dict[str, list[float]]:
+        """{name: one value per update} of the updates since the last call, fetched at once."""
 
     @abc.abstractmethod
     def probe(self, batch: dict[str, np.ndarray]) -> dict[str, float]:
@@ -112,6 +118,7 @@ class Trainer:
         self.driver = Driver(envs)
         self.driver.on_episode.append(self._episode_done)
         self.schedule = Schedule(config, start)
+        self.batches = Prefetcher(replay, config.batch_size, TRAIN_KEYS)
 
     def run(self):
         """Collects until `steps` frames, training as it goes; returns the final env frame.
@@ -127,6 +134,7 @@ class Trainer:
             raise
         finally:
             self.progress.close()
+            self.batches.close()
         self._save()
         self.logger.close()
         return self.step
@@ -249,29 +257,25 @@ class Trainer:
         return True
 
     def _update(self):
-        """One training step on a replayed batch; the first one of a run is logged at once."""
-        batch = self._batch()
+        """One training step on a replayed batch (the next one is sampled meanwhile); the first
+        one of a run is logged at once."""
+        batch = self.batches.next()
         start = time.perf_counter()
-        metrics = self.learner.train(batch)
+        with self.batches.ahead():
+            self.learner.train(batch)
         self.logger.scalar("perf/update_seconds", time.perf_counter() - start)
         updates = self.learner.updates
         every = self.config.probe_every
         if every and updates % every == 0:
-            metrics.update(self.learner.probe(batch))
-        for name, value in metrics.items():
-            self.logger.scalar(name, float(value))
+            for name, value in self.learner.probe(batch).items():
+                self.logger.scalar(name, float(value))
         if updates == 1:
             self._log()
-
-    def _batch(self):
-        """A training batch [B, T, ...] with the keys the agent learns from."""
-        batch = self.replay.sample(self.config.batch_size)
-        return {key: batch[key] for key in TRAIN_KEYS}
 
     def _periodic(self):
         step, trained = self.step, self.learner.updates > 0
         if self.schedule.video(step) and trained:
-            video, gates = self.learner.report(self._batch())
+            video, gates = self.learner.report(self.batches.next())
             self.logger.video("train/openl", video_grid(video))
             if gates is not None:
                 self.logger.image("gate/pattern", gate_image(gates))
@@ -287,6 +291,10 @@ class Trainer:
         if not self.logger.unwritten(self.step):
             return
         with uninterruptible("writing metrics"):
+            for name, values in self.learner.metrics().items():  # one fetch per interval
+                for value in values:
+                    self.logger.scalar(name, value)
+            self.logger.scalar("perf/updates", self.learner.updates)  # updates so far
             self.logger.scalar("replay/episodes", self.replay.num_episodes)
             self.logger.scalar("replay/steps", self.replay.num_steps)
             means = self.logger.write(self.step)

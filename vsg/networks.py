@@ -21,11 +21,12 @@ class ConvEncoder(tf.Module):
         self.embed_size = 32 * depth
 
     def __call__(self, image):
-        lead = tf.shape(image)[:-3]
-        x = tf.reshape(image, tf.concat([[-1], tf.shape(image)[-3:]], 0))
-        for conv in self.convs:
-            x = conv(x)
-        return tf.reshape(x, tf.concat([lead, [self.embed_size]], 0))
+        with self.name_scope:  # the profiler tells encoder and decoder ops apart by scope
+            lead = tf.shape(image)[:-3]
+            x = tf.reshape(image, tf.concat([[-1], tf.shape(image)[-3:]], 0))
+            for conv in self.convs:
+                x = conv(x)
+            return tf.reshape(x, tf.concat([lead, [self.embed_size]], 0))
 
 
 class ConvDecoder(tf.Module):
@@ -47,9 +48,10 @@ class ConvDecoder(tf.Module):
         self.depth = depth
 
     def __call__(self, features):
-        lead = tf.shape(features)[:-1]
-        x = self.linear(features)
-        x = tf.reshape(x, [-1, 1, 1, 32 * self.depth])
-        for deconv in self.deconvs:
-            x = deconv(x)
-        return tf.reshape(x, tf.concat([lead, [64, 64, 3]], 0))
+        with self.name_scope:
+            lead = tf.shape(features)[:-1]
+            x = self.linear(features)
+            x = tf.reshape(x, [-1, 1, 1, 32 * self.depth])
+            for deconv in self.deconvs:
+                x = deconv(x)
+            return tf.reshape(x, tf.concat([lead, [64, 64, 3]], 0))

@@ -275,6 +275,16 @@ class Replay:
         """Transitions ever recorded, evicted ones included (rebuilds a step counter)."""
         return self._total_steps
 
+    @property
+    def sampler_state(self) -> dict:
+        """The state of the sampling generator; assigning one taken earlier repeats the draws
+        made since (`vsg.prefetch` redraws a batch sampled ahead this way)."""
+        return self._rng.bit_generator.state
+
+    @sampler_state.setter
+    def sampler_state(self, state: dict) -> None:
+        self._rng.bit_generator.state = state
+
     def stats(self) -> dict[str, float]:
         """Replay statistics for logging; `ram_gb` counts the stored arrays only."""
         return {

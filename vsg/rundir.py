@@ -59,6 +59,7 @@ SCHEDULE_KEYS = frozenset(
         "envs",
         "logdir",  # the same directory may be spelled differently
         "precision",  # variables are float32 in every precision; only the compute differs
+        "jit_compile",
     }
 )
 

@@ -43,6 +43,8 @@ def validate(config):
         raise ConfigError(f"size must be [64, 64] (the decoder's output), got {config.size}")
     if config.precision not in ("auto", "32", "16", "bf16"):
         raise ConfigError(f"precision must be auto, 32, 16 or bf16, got '{config.precision}'")
+    if config.jit_compile not in ("auto", "true", "false"):
+        raise ConfigError(f"jit_compile must be auto, true or false, got '{config.jit_compile}'")
     parse_fast_render(config.fast_render)  # ValueError naming a value other than auto/true/false
     # The registries name their entries without importing them (nor TensorFlow). What a
     # variant cannot honour (e.g. dyn_kl_mask without a gate over the latents) is checked
