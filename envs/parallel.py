@@ -125,3 +125,39 @@ class ParallelEnvs(BatchEnv):
         """Stop every worker (idempotent)."""
         for worker in self.workers:
             worker.close()
+
+
+class LocalEnvs(BatchEnv):
+    """Envs of ``envs.make`` in this process, stepped one after the other.
+
+    For callers that read the simulator itself between steps (the probe records MuJoCo's
+    state); training uses ``ParallelEnvs``. A process that renders MuJoCo next to TensorFlow
+    must have loaded TensorFlow as ``vsg.probe`` arranges.
+    """
+
+    def __init__(self, local_envs: Sequence[Any]) -> None:
+        if not local_envs:
+            raise ValueError("LocalEnvs needs at least one env")
+        self.envs = list(local_envs)
+        self._replies: list[Obs] = []
+
+    @property
+    def action_size(self) -> int:
+        return self.envs[0].action_size
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def reset_async(self, slots: Sequence[int]) -> None:
+        self._replies = [self.envs[slot].reset() for slot in slots]
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._replies = [env.step(a) for env, a in zip(self.envs, actions, strict=True)]
+
+    def results(self) -> list[Obs]:
+        replies, self._replies = self._replies, []
+        return replies
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

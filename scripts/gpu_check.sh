@@ -9,11 +9,8 @@
 set -euo pipefail
 MINUTES=${1:-10}
 [[ "$MINUTES" =~ ^[1-9][0-9]*$ ]] || { echo "error: MINUTES must be a positive integer, got '$MINUTES'" >&2; exit 2; }
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-if [ -z "${PYTHON:-}" ]; then
-  if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
+ROOT=$SCRIPTS_ROOT
 export PYTHON
 
 echo '```'
@@ -21,7 +18,6 @@ echo "gpu_check: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
   || echo "nvidia-smi: not available"
 "$PYTHON" -c '
-import vsg
 from vsg.quiet import import_tensorflow
 tf = import_tensorflow()
 gpus = tf.config.list_physical_devices("GPU")

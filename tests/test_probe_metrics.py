@@ -9,12 +9,8 @@ import math
 import numpy as np
 import PIL.Image
 import pytest
-
-# isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
 import tensorflow as tf
 
-# isort: on
 from vsg.probe import metrics, plots
 from vsg.probe.jacobian import batched_jacobian, bench, multi_input_jacobian
 from vsg.probe.metrics import ProbeConfig

@@ -13,11 +13,6 @@ from vsg.world_model import WorldModel, preprocess_image
 PRECISIONS = {"32": tf.float32, "16": tf.float16, "bf16": tf.bfloat16}
 
 
-def as_batch(obs):
-    """One env observation -> policy inputs (image, is_first) with a batch axis of 1."""
-    return {"image": obs["image"][None], "is_first": np.array([obs["is_first"]])}
-
-
 def stack_observations(observations):
     """N env observations -> policy inputs (image [N, H, W, 3], is_first [N])."""
     return {

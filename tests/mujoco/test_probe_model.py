@@ -11,7 +11,7 @@ import PIL.Image
 import pytest
 
 # isort: off
-import vsg  # noqa: F401  (imported before TensorFlow: keeps MuJoCo rendering safe)
+import vsg.probe  # noqa: F401  (before TensorFlow: the probe renders MuJoCo here)
 import tensorflow as tf
 
 # isort: on

@@ -20,7 +20,26 @@ Command line: ``python -m vsg.probe RUN_DIR | compare | truth | bench`` (see
 ``vsg/probe/__main__.py``).
 """
 
-__all__ = ["cheap_probe"]
+import sys
+
+__all__ = ["cheap_probe", "render_safe"]
+
+# The probe is the one path that renders MuJoCo in a process running TensorFlow: it reads the
+# simulator's state between steps, so its env stays in this process. TensorFlow 2.21 loads its
+# shared libraries with global symbol visibility, and their LLVM symbols clash with Mesa's (EGL
+# and OSMesa alike), so the first render segfaults. Blocking the module that requests the
+# global flag, before TensorFlow is first imported, makes TensorFlow load them privately.
+# `python -m vsg.probe` and `vsg-probe` import this package first; elsewhere, import it before
+# TensorFlow to render (`render_safe` says whether that happened).
+_GLOBAL_FLAGS_MODULE = "tensorflow.python.pywrap_dlopen_global_flags"
+if "tensorflow" not in sys.modules:
+    sys.modules[_GLOBAL_FLAGS_MODULE] = None
+
+
+def render_safe():
+    """Whether MuJoCo may render in this process: TensorFlow is not loaded, or loaded with
+    private symbols because this package was imported first."""
+    return sys.modules.get(_GLOBAL_FLAGS_MODULE) is None
 
 
 def __getattr__(name):

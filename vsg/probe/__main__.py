@@ -19,7 +19,7 @@ import pathlib
 import sys
 import time
 
-import vsg  # noqa: F401  (before TensorFlow: keeps MuJoCo rendering safe)
+from vsg.probe import render_safe
 
 TRUTH_TASKS = ("walker_walk", "hopper_hop", "cheetah_run")
 
@@ -135,20 +135,28 @@ def family(config):
 
 
 def get_episodes(args, run, config):
-    """(agent, checkpoint step, episodes, env or None): the env stays open for the truth."""
+    """(agent, checkpoint step, episodes, env or None, its dm_control Physics or None): the env
+    stays open for the ground truth, which reads its MuJoCo model."""
     from vsg.probe import model, runs
     from vsg.rundir import probe_env_seed
 
     if args.from_dir:
         episodes = model.read_episodes(args.from_dir, args.episodes)
         agent, step = runs.load_agent(run, config, episodes[0]["action"].shape[-1])
-        return agent, step, episodes, None
+        return agent, step, episodes, None, None
+    if not render_safe():
+        raise runs.ProbeError(
+            "TensorFlow was loaded before vsg.probe, so MuJoCo cannot render in this process "
+            "(import vsg.probe first, or run python -m vsg.probe)"
+        )
     import envs
 
     env = envs.make(config.task, probe_env_seed(config, args.seed), config)
+    physics = env.physics if config.task.startswith(envs.DMC_PREFIX) else None
     try:
         agent, step = runs.load_agent(run, config, env.action_size)
-        return agent, step, model.collect_episodes(agent, env, args.episodes, args.max_steps), env
+        episodes = model.collect_episodes(agent, env, args.episodes, args.max_steps, physics)
+        return agent, step, episodes, env, physics
     except BaseException:
         env.close()
         raise
@@ -200,13 +208,13 @@ def run_probe(args):
         from vsg.probe import model, report
 
         start = time.perf_counter()
-        agent, step, episodes, env = get_episodes(args, run, config)
+        agent, step, episodes, env, physics = get_episodes(args, run, config)
     except runs.ProbeError as error:
         fail(str(error))
     try:
         probe = model.ModelProbe(agent)
         seconds = {"episodes": time.perf_counter() - start}
-        results = probe_all(args, probe, episodes, env, cfg, seconds)
+        results = probe_all(args, probe, episodes, physics, cfg, seconds)
     finally:
         if env is not None:
             env.close()
@@ -217,7 +225,7 @@ def run_probe(args):
     return summary
 
 
-def probe_all(args, probe, episodes, env, cfg, seconds):
+def probe_all(args, probe, episodes, physics, cfg, seconds):
     """Model variants and (DMC) ground truth on the same transitions: the results dict of
     ``vsg.probe.report`` with meta holding rows, timings (``seconds``, updated) and notes."""
     import numpy as np
@@ -252,7 +260,6 @@ def probe_all(args, probe, episodes, env, cfg, seconds):
         "reward": np.concatenate([t.reward for t in trans]),
     }
     meta = {"rows": None if rows is None else [int(r) for r in rows], "notes": notes}
-    physics = getattr(env, "physics", None)
     if args.no_ground_truth:
         pass
     elif physics is None or not truth.has_states(episodes):

@@ -27,7 +27,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from vsg.agent import as_batch
+from envs.parallel import LocalEnvs
+from vsg.agent import stack_observations
+from vsg.driver import Driver
 from vsg.probe import ground_truth, metrics
 from vsg.probe.jacobian import multi_input_jacobian
 from vsg.probe.runs import ProbeError
@@ -40,42 +42,69 @@ JACOBIAN_CHUNK_ENTRIES = 2**22
 METRICS_CHUNK_ENTRIES = 2**21
 
 
-def collect_episodes(agent, env, n, max_steps=0):
-    """Runs n episodes of ``env`` with the policy mode (no exploration noise).
+class StateRecorder:
+    """``env`` (of ``envs.make``) whose observations also hold ``sim_state``, the full
+    simulator state (``ground_truth.STATE_SIG``: warm start included), and ``ctrl``, the
+    control that reached it (zero after a reset), when ``physics`` (its dm_control Physics) is
+    given; an episode ends (``is_last``) after ``max_steps`` decisions when that is > 0."""
+
+    def __init__(self, env, physics=None, max_steps=0):
+        self.env, self.physics, self.max_steps = env, physics, max_steps
+        self.action_size = env.action_size
+        self._decisions = 0
+
+    def reset(self):
+        self._decisions = 0
+        return self._record(self.env.reset(), reset=True)
+
+    def step(self, action):
+        self._decisions += 1
+        obs = self._record(self.env.step(action), reset=False)
+        if self.max_steps and self._decisions >= self.max_steps:
+            obs["is_last"] = True
+        return obs
+
+    def close(self):
+        self.env.close()
+
+    def _record(self, obs, reset):
+        obs = dict(obs)
+        if self.physics is not None:
+            data = self.physics.data
+            obs["sim_state"] = ground_truth.get_state(self.physics, self.physics)
+            obs["ctrl"] = np.zeros_like(data.ctrl) if reset else data.ctrl.copy()
+        return obs
+
+
+EPISODE_KEYS = ("image", "reward", "is_first", "is_last", "action", "sim_state", "ctrl")
+
+
+def collect_episodes(agent, env, n, max_steps=0, physics=None):
+    """Runs n episodes of ``env`` (an env of ``envs.make`` in this process) with the policy
+    mode (no exploration noise), through the episode driver of training (``vsg.driver``).
 
     Returns a list of episodes, dicts of arrays [L + 1, ...] aligned as in ``vsg.replay``
-    (image, action, reward, is_first, is_last). DMC episodes also hold ``sim_state``, the full
-    simulator state at each observation (``ground_truth.STATE_SIG``: warm start included), and
-    ``ctrl``, the control applied to reach it (row 0 is zero), for the ground truth
-    (``vsg.probe.truth``). max_steps > 0 stops an episode after that many decisions.
+    (image, action, reward, is_first, is_last). With ``physics`` (DMC) they also hold
+    ``sim_state`` and ``ctrl`` (``StateRecorder``) for the ground truth (``vsg.probe.truth``).
+    max_steps > 0 stops an episode after that many decisions.
     """
-    physics = getattr(env, "physics", None)
+    driver = Driver(LocalEnvs([StateRecorder(env, physics, max_steps)]))
     episodes = []
-    for _ in range(n):
-        obs = env.reset()
-        state = agent.initial_policy_state(1)
-        rows = [(obs, np.zeros(env.action_size, np.float32))]
-        sim = [] if physics is None else [ground_truth.get_state(physics, physics)]
-        ctrl = [] if physics is None else [np.zeros_like(physics.data.ctrl)]
-        while not obs["is_last"] and not (max_steps and len(rows) > max_steps):
-            action, state = agent.policy(as_batch(obs), state, tf.constant(False))
-            obs = env.step(action.numpy()[0])
-            rows.append((obs, action.numpy()[0]))
-            if physics is not None:
-                sim.append(ground_truth.get_state(physics, physics))
-                ctrl.append(physics.data.ctrl.copy())
-        episodes.append(_stack_episode(rows, sim, ctrl))
+    driver.on_episode.append(
+        lambda _, episode: episodes.append({k: v for k, v in episode.items() if k in EPISODE_KEYS})
+    )
+    explore = tf.constant(False)
+
+    def policy(observations, state):
+        if state is None:
+            state = agent.initial_policy_state(len(observations))
+        action, state = agent.policy(stack_observations(observations), state, explore)
+        return action.numpy(), state
+
+    while len(episodes) < n:
+        driver.send(policy)
+        driver.receive()
     return episodes
-
-
-def _stack_episode(rows, sim, ctrl):
-    keys = ("image", "reward", "is_first", "is_last")
-    episode = {key: np.stack([obs[key] for obs, _ in rows]) for key in keys}
-    episode["action"] = np.stack([action for _, action in rows]).astype(np.float32)
-    if sim:
-        episode["sim_state"] = np.stack(sim)
-        episode["ctrl"] = np.stack(ctrl)
-    return episode
 
 
 def read_episodes(directory, n):
