@@ -19,10 +19,15 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util.tensor_util import make_ndarray
 
+from vsg.quiet import use_onednn
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Subprocesses (launchers, sweeps and their Ray workers, fresh interpreters) import the code of
 # this checkout, whatever the virtualenv has installed (`pip install -e` of another checkout).
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+# The oneDNN CPU kernels that training turns on (`vsg.quiet.use_onednn`), for TensorFlow in this
+# process too, so that the tests run the kernels users run.
+use_onednn()
 MUJOCO_TESTS = pathlib.Path(__file__).resolve().parent / "mujoco"
 collect_ignore = ["mujoco"]  # unless named explicitly: `pytest -n 0 tests/mujoco/<module>`
 GL_LIBRARIES = ("libEGL", "libGLX", "libGL.so", "libOpenGL", "libOSMesa", "libGLdispatch")

@@ -18,6 +18,9 @@ from vsg.bench import ACTION_SIZE, case_config, random_batch
         ("gradient_tape/scan/while/scan/while_grad/body/_3/x/AddN", "AddN", profiling.SCAN_GRAD),
         ("behavior/MatMul_3", "MatMul", profiling.BEHAVIOR),
         ("Tensordot_2/MatMul", "MatMul", profiling.HEADS),
+        ("behavior/MatMul_3", "_MklMatMul", profiling.BEHAVIOR),  # oneDNN's kernels
+        ("gradient_tape/behavior/MatMul_1", "_MklFusedMatMul", profiling.BEHAVIOR),
+        ("behavior/transpose", "_MklTranspose", profiling.COPIES),
         ("behavior/TruncatedNormal/entropy/Exp", "Exp", profiling.DISTRIBUTIONS),
         ("behavior/transpose", "Transpose", profiling.COPIES),
         ("ResourceApplyAdam_3", "ResourceApplyAdam", profiling.OPTIMIZER),

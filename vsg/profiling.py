@@ -46,8 +46,19 @@ OPTIMIZER_TYPES = {"ResourceApplyAdam", "AssignVariableOp", "AssignAddVariableOp
 OPTIMIZER_SCOPES = ("global_norm", "clip_by_global_norm")
 
 
+def base_op_type(op_type):
+    """The TensorFlow op type behind a oneDNN kernel's (`_MklNativeConv2D` -> `Conv2D`,
+    `_MklFusedMatMul` -> `MatMul`); other op types unchanged."""
+    for prefix in ("_MklNativeFused", "_MklNative", "_MklFused", "_Mkl"):
+        if op_type.startswith(prefix):
+            return op_type[len(prefix) :]
+    return op_type
+
+
 def op_family(name, op_type):
-    """The family (a FAMILIES entry) of the op `name` of type `op_type` in an update."""
+    """The family (a FAMILIES entry) of the op `name` of type `op_type` in an update (a oneDNN
+    kernel's type counts as its TensorFlow op's)."""
+    op_type = base_op_type(op_type)
     grad = name.startswith("gradient_tape/")
     scopes = name.split("/")
     if "encoder" in scopes:  # every op of a network, including its bias adds and ELUs
