@@ -62,7 +62,8 @@ def import_tensorflow(verbose=False):
     """Imports TensorFlow (with oneDNN's CPU kernels, `use_onednn`) and configures its devices
     (GPU memory growth on); returns the `tensorflow` module.
 
-    Call it before anything else imports TensorFlow (after `import vsg`, see vsg/__init__.py).
+    Call it before anything else imports TensorFlow (after `import vsg.probe` where the process
+    also renders MuJoCo, see vsg/probe/__init__.py).
     With `verbose`, TensorFlow prints as it normally does.
     """
     if not verbose:

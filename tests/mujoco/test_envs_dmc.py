@@ -210,11 +210,12 @@ def test_user_set_backend_is_kept_and_envs_imports_no_tensorflow():
     assert "heavy False False" in result.stdout
 
 
-def test_tensorflow_training_and_rendering_in_one_process():
-    # Without `import vsg` first, this process segfaults (exit 139) at the first render.
+def test_tensorflow_training_and_rendering_in_one_process_after_vsg_probe():
+    # The one path that renders next to TensorFlow is the probe's, and `vsg.probe` arranges it.
+    # Without importing it first, this process segfaults (exit 139) at the first render.
     result = _run_python(
         """
-        import vsg
+        import vsg.probe
         import tensorflow as tf
         import numpy as np
         import envs
