@@ -31,14 +31,24 @@ use_onednn()
 MUJOCO_TESTS = pathlib.Path(__file__).resolve().parent / "mujoco"
 collect_ignore = ["mujoco"]  # unless named explicitly: `pytest -n 0 tests/mujoco/<module>`
 GL_LIBRARIES = ("libEGL", "libGLX", "libGL.so", "libOpenGL", "libOSMesa", "libGLdispatch")
+# The longest test files (minutes each on 2 cores), longest first. `--dist loadfile` hands files
+# to the workers in collection order, so these start at once and the two workers finish
+# together instead of one running the README's commands alone at the end.
+LONGEST_FILES = ("test_readme.py", "test_sweep.py", "test_mujoco.py", "test_interrupts.py")
 
 
 def _in_mujoco_tests(item):
     return MUJOCO_TESTS in pathlib.Path(item.path).resolve().parents
 
 
+def _schedule_rank(item):
+    name = pathlib.Path(item.path).name
+    return LONGEST_FILES.index(name) if name in LONGEST_FILES else len(LONGEST_FILES)
+
+
 def pytest_collection_modifyitems(config, items):
-    """tests/mujoco run alone: next to TensorFlow tests, their GL libraries crash the process."""
+    """tests/mujoco run alone: next to TensorFlow tests, their GL libraries crash the process.
+    The longest files are collected first (`LONGEST_FILES`); the rest keep their order."""
     mujoco = sum(map(_in_mujoco_tests, items))
     if 0 < mujoco < len(items):
         raise pytest.UsageError(
@@ -46,6 +56,7 @@ def pytest_collection_modifyitems(config, items):
             "pytest process of their own, one module each (pytest -n 0 tests/mujoco/X.py); the "
             "suite does so itself"
         )
+    items.sort(key=_schedule_rank)  # stable: the order within a file is kept
 
 
 def loaded_gl_libraries():

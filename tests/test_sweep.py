@@ -199,6 +199,6 @@ def test_dry_run_lists_every_run_and_creates_nothing(tmp_path, name, runs):
     assert result.stdout.count("[to run]") == runs
     assert list(tmp_path.iterdir()) == []
     if name == "cpu_demo":
-        assert "scripts/dmc.sh walker_stand VSG cpu 0.4 100 2 --configs cpu --steps 50000" in (
+        assert "scripts/dmc.sh walker_stand VSG cpu 0.4 100 2 --configs cpu --steps 30000" in (
             result.stdout
         )

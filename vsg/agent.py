@@ -59,10 +59,13 @@ class Agent(tf.Module):
     """Acts with the posterior state and the actor; learns from replayed sequences.
 
     `policy` and `train` are `tf.function`s (`train` compiled with XLA if `jit_compile` says
-    so); every sample comes from `self.rng`, by default a `tf.random.Generator` seeded from
-    the run seed and saved in checkpoints (anything with its `uniform`, `normal` and
-    `make_seeds` may stand in: XLA draws other random numbers than TensorFlow's kernels, so
-    comparing a compiled update with a plain one needs the same draws in both).
+    so). They are traced without AutoGraph: no tensor decides Python control flow here
+    (sequences run in `tf.scan`, imagination is a fixed Python loop), and AutoGraph's rewrite
+    of every called function's source cost about a fifth of the first update call. Every
+    sample comes from `self.rng`, by default a `tf.random.Generator` seeded from the run seed
+    and saved in checkpoints (anything with its `uniform`, `normal` and `make_seeds` may stand
+    in: XLA draws other random numbers than TensorFlow's kernels, so comparing a compiled
+    update with a plain one needs the same draws in both).
     """
 
     def __init__(self, config, action_size, rng=None):
@@ -74,14 +77,16 @@ class Agent(tf.Module):
         self.wm = WorldModel(config, action_size, self.rng, self.dtype)
         feat = self.wm.dynamics.feature_size
         self.behavior = ActorCritic(config, feat, action_size, self.rng, self.dtype)
-        self.train = tf.function(self._train, jit_compile=use_jit(config.jit_compile))
+        self.train = tf.function(
+            self._train, jit_compile=use_jit(config.jit_compile), autograph=False
+        )
 
     def initial_policy_state(self, batch_size):
         """(latent state, previous action) before the first observation."""
         latent = self.wm.dynamics.initial(batch_size)
         return latent, tf.zeros([batch_size, self.action_size], tf.float32)
 
-    @tf.function
+    @tf.function(autograph=False)
     def policy(self, obs, state, explore):
         """obs: dict of [N, ...] (image, is_first). Returns (action [N, A], new state)."""
         wm = self.wm
@@ -94,7 +99,7 @@ class Agent(tf.Module):
             metrics.update(self.behavior.train(self.wm, post))
         return metrics
 
-    @tf.function
+    @tf.function(autograph=False)
     def report(self, data):
         """Open-loop prediction video and the gate pattern for a few sequences."""
         return self.wm.open_loop_video(data)
@@ -139,7 +144,7 @@ class FrozenPolicy(tf.Module):
     def _action_dist(self, features):
         return ActionDist(self.actor(features), self.config.actor_min_std)
 
-    @tf.function
+    @tf.function(autograph=False)
     def __call__(self, obs, state):
         """obs: dict of [N, ...] (image, is_first). Returns (mode action [N, A], new state)."""
         explore = tf.constant(False)

@@ -178,7 +178,7 @@ def run_case(label, config, repeats, warmup, profile):
     first = time.perf_counter() - start
     update = timings(lambda: agent.train(data), repeats, warmup)
     print(f"{label} update (world model + imagination + actor + critic): {fmt(update)}")
-    wm_step = tf.function(agent.wm.train)
+    wm_step = tf.function(agent.wm.train, autograph=False)
     wm_step(data)  # traces
     print(f"{label} world model alone: {fmt(timings(lambda: wm_step(data), repeats, warmup))}")
     obs = {"image": data["image"][:1, 0], "is_first": np.ones(1, bool)}

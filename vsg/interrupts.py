@@ -4,9 +4,7 @@ Python turns SIGINT (Ctrl-C) into `KeyboardInterrupt`. `stop_on_sigterm()` makes
 `kill`, Slurm and other schedulers send) raise `Terminated`, a `KeyboardInterrupt` too, so one
 `except KeyboardInterrupt` saves and exits for both; `exit_status` gives the shell's
 convention, 128 + the signal number (130 for SIGINT, 143 for SIGTERM). Exiting through an
-exception also runs `atexit` hooks, which is where TensorFlow deletes the
-`__autograph_generated_file*.py` files it wrote to the temp directory; a process killed
-outright by a signal leaves them behind.
+exception also runs `atexit` hooks, which a process killed outright by a signal skips.
 
 `uninterruptible()` holds both signals back while a block runs (a checkpoint write): a signal
 that arrives meanwhile is reported, and delivered again once the block is done.

@@ -31,7 +31,7 @@ def _compiled(fn, mode, d_in, subsample, dtype):
 
     if mode == "reverse":
 
-        @tf.function(input_signature=signature)
+        @tf.function(input_signature=signature, autograph=False)
         def jac(x, *rows):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -41,7 +41,7 @@ def _compiled(fn, mode, d_in, subsample, dtype):
 
     elif mode == "forward":
 
-        @tf.function(input_signature=signature)
+        @tf.function(input_signature=signature, autograph=False)
         def jac(x, *rows):
             def jvp(tangent):
                 tangents = tf.broadcast_to(tangent, tf.shape(x))

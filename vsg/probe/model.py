@@ -175,7 +175,7 @@ class ModelProbe:
             tf.TensorSpec([None, None], tf.bool),
         ]
 
-        @tf.function(input_signature=spec)
+        @tf.function(input_signature=spec, autograph=False)
         def observe(image, action, is_first):
             post, _ = wm.dynamics.observe(wm.encoder(preprocess_image(image)), action, is_first)
             return post
