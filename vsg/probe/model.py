@@ -36,10 +36,10 @@ from vsg.probe.runs import ProbeError
 from vsg.replay import load_episodes
 from vsg.world_model import preprocess_image
 
-# Jacobian entries per TF call (batched over steps; bounds memory: autodiff, closed form) and
-# per metrics update (a few steps per call: fewer per-call overheads, temporaries still small).
+# Jacobian entries per TF call (batched over steps; bounds memory, and keeps the closed form's
+# temporaries under glibc's 32 MB mmap threshold, past which every call page-faults them in)
+# and per metrics update (a few steps per call: fewer per-call overheads, small temporaries).
 JACOBIAN_CHUNK_ENTRIES = 2**22
-CLOSED_CHUNK_ENTRIES = 2**22
 METRICS_CHUNK_ENTRIES = 2**21
 
 
@@ -240,10 +240,23 @@ class ModelProbe:
         """The Jacobians come from the dynamics' ``transition_jacobian`` (traced to know)."""
         return self.closed_form and self._closed_fn(False, False) is not None
 
-    def chunk_entries(self):
-        """Jacobian entries per call: the closed form's per-call work (a copy of the cell's
-        kernel) pays off over more steps, and it needs far less memory than autodiff."""
-        return CLOSED_CHUNK_ENTRIES if self.uses_closed_form else JACOBIAN_CHUNK_ENTRIES
+    def steps_per_call(self, n_rows):
+        """Steps per Jacobian call for ``n_rows`` rows: about JACOBIAN_CHUNK_ENTRIES entries,
+        rounded down to a power of two for the closed form (see ``_padded``)."""
+        step = chunk_steps(n_rows, self.n_in, JACOBIAN_CHUNK_ENTRIES)
+        return 1 << (step.bit_length() - 1) if self.uses_closed_form else step
+
+    def warm_up(self, rows=None):
+        """Compiles the Jacobians of every call size up to ``steps_per_call`` (closed form:
+        the powers of two), so that no timing or first episode includes XLA compilation."""
+        n_rows = self.n_state if rows is None else len(rows)
+        sizes = [1 << i for i in range(self.steps_per_call(n_rows).bit_length())]
+        for n in sizes if self.uses_closed_form else [1]:
+            parts = [np.zeros((n, hi - lo), np.float32) for lo, hi in self.blocks.values()]
+            gate = np.zeros((n, self.n_state), np.float32) if self.gated else None
+            trans = Transitions(parts, gate, gate, np.zeros(n, np.float32))
+            for variant in self.variants:
+                self.jacobian(trans, variant, rows)
 
     def filter_batch(self, data):
         """Posterior states of sequences data [B, T, ...] (image, action, is_first): dict of np
@@ -283,9 +296,10 @@ class ModelProbe:
         if variant == "realised":
             parts.append(trans.gate[steps])
         if self.uses_closed_form:
-            args = [tf.constant(part, tf.float32) for part in parts]
+            n = len(parts[0])
+            args = [tf.constant(part, tf.float32) for part in _padded(parts)]
             args += [] if rows is None else [tf.constant(np.asarray(rows), tf.int32)]
-            return self._closed_fn(variant == "realised", rows is not None)(*args).numpy()
+            return self._closed_fn(variant == "realised", rows is not None)(*args).numpy()[:n]
         J, _ = multi_input_jacobian(self._fns[variant], parts, rows)
         return J[:, :, : self.n_in]
 
@@ -293,6 +307,17 @@ class ModelProbe:
         """What the open-gate fraction averages: [L, n_state] binary or soft gates (None
         without gates)."""
         return trans.gate if variant == "realised" else trans.gate_prob
+
+
+def _padded(parts):
+    """parts [n, d_k] padded with zero steps to the next power of two: the closed form's XLA
+    kernels compile once per shape, so calls take the sizes 1, 2, 4, ... only (steps are
+    independent, so the padding changes nothing; it costs less than one call per episode)."""
+    n = len(parts[0])
+    size = 1 << (n - 1).bit_length()
+    if size == n:
+        return parts
+    return [np.concatenate([p, np.zeros((size - n, *p.shape[1:]), p.dtype)]) for p in parts]
 
 
 def input_scales(trans_list):
@@ -331,7 +356,7 @@ def probe_model(probe, trans_list, config=None, rows=None):
         v: metrics.SparsityAccumulator(len(sel), probe.n_in, config, scale, scale[sel], sel)
         for v in probe.variants
     }
-    step = chunk_steps(len(sel), probe.n_in, probe.chunk_entries())
+    step = probe.steps_per_call(len(sel))
     sub = chunk_steps(len(sel), probe.n_in, METRICS_CHUNK_ENTRIES)
     # Wall and process CPU seconds (all threads): on a shared machine CPU time is the steadier.
     seconds = {"jacobian": 0.0, "metrics": 0.0, "jacobian_cpu": 0.0, "metrics_cpu": 0.0}
