@@ -26,14 +26,9 @@ class _Block:
 
     def __init__(self, rows, n_in, n_tau):
         self.rows = rows
-        self.size = size = (rows.stop - rows.start) * n_in
-        # Masks and counters are padded to whole 8-byte words (the pad stays 0), so that XOR
-        # and the counter adds run on uint64 views, 8 entries per operation: a bool XOR is a
-        # byte XOR, and a byte counter never carries into its neighbour (it is flushed before
-        # it passes 255).
-        words = -(-size // 8)
-        self.masks = (np.zeros((n_tau, 8 * words), bool), np.zeros((n_tau, 8 * words), bool))
-        self.count8 = np.zeros((n_tau, 8 * words), np.uint8)
+        size = (rows.stop - rows.start) * n_in
+        self.masks = (np.zeros((n_tau, size), bool), np.zeros((n_tau, size), bool))
+        self.count8 = np.zeros((n_tau, size), np.uint8)
         self.prev_J = None
         # Work buffers of the magnitudes: the difference, a masked copy and the headline mask
         # "edge at t or t - 1" as 0/1 floats (a float times a bool array was the slowest
@@ -76,7 +71,7 @@ class EdgeTracker:
     def _flush(self):
         for block in self.blocks:
             rows = self._count[:, block.rows].reshape(self.n_tau, -1)
-            rows += block.count8[:, : block.size]
+            rows += block.count8
             block.count8[...] = 0
         self._since_flush = 0
 
@@ -122,22 +117,18 @@ class EdgeTracker:
         changes = np.zeros((t, self.n_tau), np.int64)
         mag = np.zeros((t, 4))
         flip = np.empty(block.masks[0].shape[1], bool)
-        flip64, count64 = flip.view(np.uint64), block.count8.view(np.uint64)
-        shape, size = (rows.stop - rows.start, self.n_in), block.size
+        shape = (rows.stop - rows.start, self.n_in)
         for s in range(t):
             cur, prev = block.masks
-            cur64, prev64 = cur.view(np.uint64), prev.view(np.uint64)
             has_prev = block.prev_J is not None
             for k in range(self.n_tau):
-                out = cur[k, :size].reshape(shape)
-                np.greater(A[s, rows], thresholds[k, s, rows, None], out=out)
+                np.greater(A[s, rows], thresholds[k, s, rows, None], out=cur[k].reshape(shape))
                 counts[s, k] = np.count_nonzero(cur[k])
-                np.add(count64[k], cur64[k], out=count64[k])
+                np.add(block.count8[k], cur[k].view(np.uint8), out=block.count8[k])
                 if has_prev:
-                    np.bitwise_xor(cur64[k], prev64[k], out=flip64)
+                    np.not_equal(cur[k], prev[k], out=flip)
                     changes[s, k] = np.count_nonzero(flip)
-            flat = Jt[s, rows].ravel()
-            self._magnitudes(block, flat, cur[h, :size], prev[h, :size], mag[s])
+            self._magnitudes(block, Jt[s, rows].ravel(), cur[h], prev[h], mag[s])
             block.masks = (prev, cur)
         return counts, changes, mag
 
