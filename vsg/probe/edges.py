@@ -30,12 +30,6 @@ class _Block:
         self.masks = (np.zeros((n_tau, size), bool), np.zeros((n_tau, size), bool))
         self.count8 = np.zeros((n_tau, size), np.uint8)
         self.prev_J = None
-        # Work buffers of the magnitudes: the difference, a masked copy and the headline mask
-        # "edge at t or t - 1" as 0/1 floats (a float times a bool array was the slowest
-        # operation of the pass; float times float is exact here: x * 1 = x, x * 0 = 0).
-        self.diff = np.zeros(size, np.float32)
-        self.masked = np.zeros(size, np.float32)
-        self.either = np.zeros(size, np.float32)
 
 
 class EdgeTracker:
@@ -128,33 +122,16 @@ class EdgeTracker:
                 if has_prev:
                     np.not_equal(cur[k], prev[k], out=flip)
                     changes[s, k] = np.count_nonzero(flip)
-            self._magnitudes(block, Jt[s, rows].ravel(), cur[h], prev[h], mag[s])
+            flat = Jt[s, rows].ravel()
+            mag[s, 3] = np.dot(flat, flat)
+            if has_prev:
+                either = np.logical_or(cur[h], prev[h], out=flip)
+                d = flat - block.prev_J
+                mag[s, 0] = np.dot(d, d)
+                np.multiply(d, either, out=d)
+                mag[s, 1] = np.dot(d, d)
+                p = block.prev_J * either
+                mag[s, 2] = np.dot(p, p)
+            block.prev_J = flat
             block.masks = (prev, cur)
         return counts, changes, mag
-
-    @staticmethod
-    def _magnitudes(block, flat, cur, prev, out):
-        """out[:] = |dJ|^2, |dJ|^2 on edges, |J_prev|^2 on edges, |J|^2 of one step of a block
-        (the first three only with a previous step). flat: J~ [size]; cur, prev: headline
-        masks."""
-        out[3] = np.dot(flat, flat)
-        if block.prev_J is None:
-            pass
-        elif flat.dtype == block.prev_J.dtype == block.diff.dtype:  # float32: the models
-            either = np.logical_or(cur, prev, out=block.either, casting="unsafe")
-            d = np.subtract(flat, block.prev_J, out=block.diff)
-            out[0] = np.dot(d, d)
-            masked = np.multiply(d, either, out=block.masked)
-            out[1] = np.dot(masked, masked)
-            masked = np.multiply(block.prev_J, either, out=block.masked)
-            out[2] = np.dot(masked, masked)
-        else:
-            # Other dtypes (float64 finite differences): plain NumPy with temporaries.
-            either = np.logical_or(cur, prev)
-            d = flat - block.prev_J
-            out[0] = np.dot(d, d)
-            d *= either
-            out[1] = np.dot(d, d)
-            p = block.prev_J * either
-            out[2] = np.dot(p, p)
-        block.prev_J = flat
