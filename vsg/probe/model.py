@@ -15,6 +15,8 @@ probability) and for dynamics without gates; for VSG/SVSG ``realised`` (the reco
 gate enters as a constant, so a closed row is exactly e_i on the state block and 0 elsewhere)
 and ``expected`` (the gate replaced by its probability and differentiated: diag(p) dc +
 diag(1 - p) + diag(c - h) dp).
+Dynamics with a closed form (``LatentDynamics.transition_jacobian``: RSSM) give the Jacobians
+directly; the others are differentiated by reverse-mode autodiff (``vsg.probe.jacobian``).
 The agent is rebuilt in float32 whatever the training precision: variables are stored in
 float32, only the compute dtype differs, so the checkpoint restores unchanged.
 Runs are read by ``vsg.probe.runs``.
