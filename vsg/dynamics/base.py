@@ -6,10 +6,10 @@ A state is a dict of tensors with a leading batch axis ([B, ...]); sequences add
 gate actually used and its probability; for the soft GRU they are equal), so all gated
 variants can be compared on one chart.
 
-A variant implements `initial`, `img_step`, `obs_step`, `features` and `transition`, and sets
-the attributes declared on `LatentDynamics`; `observe`, `imagine`, `kl_loss`, `gate_loss` and
-`gates` are shared. The world model, the agent, the logger, the probe and the benchmarks use
-nothing else.
+A variant implements `initial`, `img_step`, `obs_step`, `features` and `transition` (and
+may implement `transition_jacobian`), and sets the attributes declared on `LatentDynamics`;
+`observe`, `imagine`, `kl_loss`, `gate_loss` and `gates` are shared. The world model, the
+agent, the logger, the probe and the benchmarks use nothing else.
 """
 
 import tensorflow as tf
@@ -105,6 +105,23 @@ class LatentDynamics(tf.Module):
         None uses the probability. Variants without gates ignore it.
         """
         raise NotImplementedError
+
+    def transition_jacobian(self, prev, action, gate=None, rows=None):
+        """Optional closed form of the Jacobian the probe takes of `transition`.
+
+        prev, action and gate as for `transition` (a given gate is a constant; None means the
+        probability, differentiated); rows: int32 [R] output indices (None: all). Returns
+        float32 [B, R or state_size, n_in]: the derivative of the flattened `state_key` entry
+        of `transition` with respect to the flattened `transition_inputs` entries, in their
+        order, then the action (n_in = their widths + the action size).
+
+        This base returns None: no closed form, and the probe differentiates `transition`
+        (reverse mode, one pass back through the step per row). A variant overrides it where
+        the Jacobian is much cheaper written out (RSSM); tests/test_probe_jacobian.py checks
+        one against autodiff.
+        """
+        del prev, action, gate, rows
+        return None
 
     # --- shared --------------------------------------------------------------------
     def reset(self, prev, action, is_first):

@@ -68,3 +68,23 @@ class RSSM(LatentDynamics):
         deter = self.cell.mix(cand, prev["deter"], prob if gate is None else gate)
         stats = self.latent.stats(self.img_stats(self.img_out(deter)))
         return {"deter": deter, **stats}
+
+    def transition_jacobian(self, prev, action, gate=None, rows=None):
+        """Closed form of d deter_t / d[deter_{t-1} | flat stoch_{t-1} | action]:
+        [B, R, D + F + A] in float32 (see `LatentDynamics.transition_jacobian`).
+
+        With x = ELU(u), u = [flat z, a] W_in + b_in: J = [dh'/dh, (dh'/dx) diag(ELU'(u))
+        W_in^T], the cell's part in closed form (`GRUCell.jacobian`); the product with W_in^T
+        ([B R, Hx] x [Hx, F + A], one matmul) is the only dense cost.
+        """
+        flat = [self.latent.flatten(prev["stoch"]), action]
+        flat = tf.concat([tf.cast(v, tf.float32) for v in flat], -1)  # [B, F + A]
+        kernel = tf.cast(self.img_in.kernel, tf.float32)  # [F + A, Hx]
+        pre = tf.matmul(flat, kernel) + tf.cast(self.img_in.bias, tf.float32)
+        x = tf.nn.elu(pre)
+        # ELU'(u) = 1 for u > 0, else exp(u) = ELU(u) + 1 (what TensorFlow's gradient uses).
+        slope = tf.where(pre > 0, 1.0, x + 1.0)
+        jac_u, jac_h = self.cell.jacobian(x, prev["deter"], gate, rows, x_scale=slope)
+        shape = tf.shape(jac_u)  # dh'/du: [B, R, Hx]
+        jac_in = tf.matmul(tf.reshape(jac_u, [-1, shape[2]]), kernel, transpose_b=True)
+        return tf.concat([jac_h, tf.reshape(jac_in, [shape[0], shape[1], -1])], -1)

@@ -21,7 +21,11 @@ from vsg.dynamics.cells import make_cell
 
 
 class SVSG(LatentDynamics):
-    """State: stoch [B, S(, K)], cand [B, S*K], stats, gate / gate_prob [B, S]."""
+    """State: stoch [B, S(, K)], cand [B, S*K], stats, gate / gate_prob [B, S].
+
+    No closed-form `transition_jacobian` (the base's None): the probe differentiates
+    `transition` by autodiff. Its output passes the candidate through the prior head (two
+    dense layers), so a closed form would cost dense [F, F] products per step anyway."""
 
     transition_inputs = {"s": "stoch"}
     state_key = "stoch"

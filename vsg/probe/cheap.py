@@ -103,7 +103,8 @@ def bench(preset, dims, steps, n_rows, action_size=6):
     hidden = D; SVSG: stoch = D too), with all rows and with ``n_rows`` random rows: posterior
     filtering, Jacobians and metrics, each timed on its own (they run one after the other; wall
     time and the process's CPU time), with the machine's load average, since a shared machine
-    inflates wall times. Metrics use the default tau grid."""
+    inflates wall times. Metrics use the default tau grid. Compilation (tracing, and XLA for
+    the closed-form Jacobians: once per call size and process) comes before the timing."""
     from vsg.agent import Agent
     from vsg.config import load_config
     from vsg.models import dmc_args
@@ -115,7 +116,8 @@ def bench(preset, dims, steps, n_rows, action_size=6):
         episode = _synthetic_episode(n, action_size)
         warm = probe.transitions({k: v[:5] for k, v in episode.items()})
         for rows in (None, np.arange(min(n_rows, probe.n_state))):
-            model.probe_model(probe, [warm], rows=rows)  # traces the compiled functions
+            probe.warm_up(rows)  # traces and compiles the Jacobians of every call size
+            model.probe_model(probe, [warm], rows=rows)  # and the metrics' first calls
             start = time.perf_counter()
             trans = probe.transitions(episode)
             filtered = time.perf_counter() - start

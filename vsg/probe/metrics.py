@@ -92,7 +92,9 @@ def k_mass(abs_rows: np.ndarray, mass: float = 0.9) -> np.ndarray:
     """Effective number of parents: smallest k such that the k largest entries of a row hold
     ``mass`` of its L1 mass. abs_rows [..., n_in] (non-negative) -> [...] float; 0 for an
     all-zero row."""
-    ordered = -np.sort(-abs_rows.astype(np.float32), axis=-1)  # float32 sorts faster
+    # Descending order as a reversed view of the ascending sort (the same values in the same
+    # order as sorting the negated rows, without two negated copies); float32 sorts faster.
+    ordered = np.sort(abs_rows.astype(np.float32, copy=False), axis=-1)[..., ::-1]
     cum = np.cumsum(ordered, axis=-1)
     total = cum[..., -1:]
     # A relative slack keeps rounding in the cumulative sum from adding a spurious parent.
@@ -183,12 +185,13 @@ class SparsityAccumulator:
     def _standardise(self, J):
         """Raw chunk -> (|J~| on considered entries, signed J~ on them, per-row reference
         [t, n_out] (row rule: max |J~| over the whole row, self entry included), valid rows)."""
-        valid = np.abs(J).max(axis=2) > self.cfg.zero_atol
+        # max |J| > atol, from the row's max and min: no [t, n_out, n_in] temporary for |J|.
+        valid = np.maximum(J.max(axis=2), -J.min(axis=2)) > self.cfg.zero_atol
         if self.cfg.diag == "subtract":
             J = J.copy()
             r = np.flatnonzero(self.diag_cols >= 0)
             J[:, r, self.diag_cols[r]] -= 1.0
-        Jt = J * self._scale_as(J.dtype)[None]
+        Jt = np.multiply(J, self._scale_as(J.dtype)[None])
         A = np.abs(Jt)
         ref = A.max(axis=2) if self.cfg.rule == "row" else np.ones(valid.shape, J.dtype)
         if self.cfg.diag == "exclude":

@@ -15,6 +15,8 @@ probability) and for dynamics without gates; for VSG/SVSG ``realised`` (the reco
 gate enters as a constant, so a closed row is exactly e_i on the state block and 0 elsewhere)
 and ``expected`` (the gate replaced by its probability and differentiated: diag(p) dc +
 diag(1 - p) + diag(c - h) dp).
+Dynamics with a closed form (``LatentDynamics.transition_jacobian``: RSSM) give the Jacobians
+directly; the others are differentiated by reverse-mode autodiff (``vsg.probe.jacobian``).
 The agent is rebuilt in float32 whatever the training precision: variables are stored in
 float32, only the compute dtype differs, so the checkpoint restores unchanged.
 Runs are read by ``vsg.probe.runs``.
@@ -36,8 +38,9 @@ from vsg.probe.runs import ProbeError
 from vsg.replay import load_episodes
 from vsg.world_model import preprocess_image
 
-# Jacobian entries per TF call (batched over steps; bounds memory) and per metrics update
-# (a few steps per call: fewer per-call overheads, temporaries still small).
+# Jacobian entries per TF call (batched over steps; bounds memory, and keeps the closed form's
+# temporaries under glibc's 32 MB mmap threshold, past which every call page-faults them in)
+# and per metrics update (a few steps per call: fewer per-call overheads, small temporaries).
 JACOBIAN_CHUNK_ENTRIES = 2**22
 METRICS_CHUNK_ENTRIES = 2**21
 
@@ -137,10 +140,15 @@ class Transitions:
 
 class ModelProbe:
     """The probe's view of one agent's latent dynamics: posterior filtering and the batched
-    Jacobians of ``LatentDynamics.transition`` for each variant."""
+    Jacobians of ``LatentDynamics.transition`` for each variant.
 
-    def __init__(self, agent):
+    The Jacobians come from the dynamics' closed form (``transition_jacobian``) when they have
+    one and ``closed_form`` is set, else from reverse-mode autodiff of ``transition``.
+    """
+
+    def __init__(self, agent, closed_form=True):
         self.agent = agent
+        self.closed_form = closed_form
         self.dyn = dyn = agent.wm.dynamics
         self.gated = bool(dyn.stochastic_gate)
         self.variants = ("realised", "expected") if self.gated else ("soft",)
@@ -165,6 +173,8 @@ class ModelProbe:
         # Stable function objects, so that the compiled Jacobians are cached and reused.
         self._fns = {"realised": self._step_fn(True), "expected": self._step_fn(False)}
         self._fns["soft"] = self._fns["expected"]
+        # {with gate: compiled closed form, or None when the dynamics have none}, traced lazily.
+        self._closed = {}
         self._observe = self._observe_fn()
 
     def _observe_fn(self):
@@ -182,22 +192,73 @@ class ModelProbe:
 
         return observe
 
+    def _inputs(self, parts, with_gate):
+        """(prev state dict, action, gate or None) of ``transition`` from the flat parts
+        [N, d_k] (inputs, action[, gate expanded to the state size])."""
+        keys = list(self.dyn.transition_inputs.values())
+        inputs = zip(keys, parts[: len(keys)], strict=True)
+        prev = {key: tf.reshape(part, [-1, *self.shapes[key]]) for key, part in inputs}
+        gate = None
+        if with_gate:
+            # The transition expects the cell's own gate width (groups for discrete SVSG).
+            gate = parts[len(keys) + 1][:, :: self.n_state // self.dyn.gate_size]
+        return prev, parts[len(keys)], gate
+
     def _step_fn(self, with_gate):
         """fn(*parts[, gate]) -> next state [N, n_state] in float32."""
-        dyn, shapes = self.dyn, self.shapes
-        keys = list(dyn.transition_inputs.values())
+        dyn = self.dyn
 
         def step(*parts):
-            gate = tf.stop_gradient(parts[-1]) if with_gate else None
-            inputs = zip(keys, parts[: len(keys)], strict=True)
-            prev = {key: tf.reshape(part, [-1, *shapes[key]]) for key, part in inputs}
-            if gate is not None:
-                # The transition expects the cell's own gate width (groups for discrete SVSG).
-                gate = gate[:, :: self.n_state // dyn.gate_size]
-            out = dyn.transition(prev, parts[len(keys)], gate)
+            prev, action, gate = self._inputs(parts, with_gate)
+            gate = None if gate is None else tf.stop_gradient(gate)
+            out = dyn.transition(prev, action, gate)
             return tf.cast(tf.reshape(out[dyn.state_key], [-1, self.n_state]), tf.float32)
 
         return step
+
+    def _closed_fn(self, with_gate, subsample):
+        """The dynamics' ``transition_jacobian`` compiled as fn(*parts[, gate][, rows]) ->
+        [N, R, n_in] (N and R free, so chunks and row sets never retrace; all rows without
+        ``subsample``), or None when the dynamics have no closed form (known once traced)."""
+        key = (with_gate, subsample)
+        if key not in self._closed:
+            widths = [hi - lo for lo, hi in self.blocks.values()]
+            widths += [self.n_state] if with_gate else []
+            spec = [tf.TensorSpec([None, w], tf.float32) for w in widths]
+            spec += [tf.TensorSpec([None], tf.int32)] if subsample else []
+
+            @tf.function(input_signature=spec)
+            def closed(*args):
+                parts, rows = (args[:-1], args[-1]) if subsample else (args, None)
+                prev, action, gate = self._inputs(parts, with_gate)
+                return self.dyn.transition_jacobian(prev, action, gate, rows)
+
+            has_form = closed.get_concrete_function().structured_outputs is not None
+            self._closed[key] = closed if has_form else None
+        return self._closed[key]
+
+    @property
+    def uses_closed_form(self):
+        """The Jacobians come from the dynamics' ``transition_jacobian`` (traced to know)."""
+        return self.closed_form and self._closed_fn(False, False) is not None
+
+    def steps_per_call(self, n_rows):
+        """Steps per Jacobian call for ``n_rows`` rows: about JACOBIAN_CHUNK_ENTRIES entries,
+        rounded down to a power of two for the closed form (see ``_padded``)."""
+        step = chunk_steps(n_rows, self.n_in, JACOBIAN_CHUNK_ENTRIES)
+        return 1 << (step.bit_length() - 1) if self.uses_closed_form else step
+
+    def warm_up(self, rows=None):
+        """Compiles the Jacobians of every call size up to ``steps_per_call`` (closed form:
+        the powers of two), so that no timing or first episode includes XLA compilation."""
+        n_rows = self.n_state if rows is None else len(rows)
+        sizes = [1 << i for i in range(self.steps_per_call(n_rows).bit_length())]
+        for n in sizes if self.uses_closed_form else [1]:
+            parts = [np.zeros((n, hi - lo), np.float32) for lo, hi in self.blocks.values()]
+            gate = np.zeros((n, self.n_state), np.float32) if self.gated else None
+            trans = Transitions(parts, gate, gate, np.zeros(n, np.float32))
+            for variant in self.variants:
+                self.jacobian(trans, variant, rows)
 
     def filter_batch(self, data):
         """Posterior states of sequences data [B, T, ...] (image, action, is_first): dict of np
@@ -231,10 +292,16 @@ class ModelProbe:
         return Transitions(parts, np.rint(gate) if self.gated else gate, prob, reward)
 
     def jacobian(self, trans, variant, rows=None, steps=slice(None)):
-        """Jacobian [n, n_rows or n_state, n_in] of ``variant`` at ``trans`` steps ``steps``."""
+        """Jacobian [n, n_rows or n_state, n_in] of ``variant`` at ``trans`` steps ``steps``
+        (float32): closed form if the dynamics have one (and ``closed_form``), else autodiff."""
         parts = [part[steps] for part in trans.parts]
         if variant == "realised":
             parts.append(trans.gate[steps])
+        if self.uses_closed_form:
+            n = len(parts[0])
+            args = [tf.constant(part, tf.float32) for part in _padded(parts)]
+            args += [] if rows is None else [tf.constant(np.asarray(rows), tf.int32)]
+            return self._closed_fn(variant == "realised", rows is not None)(*args).numpy()[:n]
         J, _ = multi_input_jacobian(self._fns[variant], parts, rows)
         return J[:, :, : self.n_in]
 
@@ -242,6 +309,17 @@ class ModelProbe:
         """What the open-gate fraction averages: [L, n_state] binary or soft gates (None
         without gates)."""
         return trans.gate if variant == "realised" else trans.gate_prob
+
+
+def _padded(parts):
+    """parts [n, d_k] padded with zero steps to the next power of two: the closed form's XLA
+    kernels compile once per shape, so calls take the sizes 1, 2, 4, ... only (steps are
+    independent, so the padding changes nothing; it costs less than one call per episode)."""
+    n = len(parts[0])
+    size = 1 << (n - 1).bit_length()
+    if size == n:
+        return parts
+    return [np.concatenate([p, np.zeros((size - n, *p.shape[1:]), p.dtype)]) for p in parts]
 
 
 def input_scales(trans_list):
@@ -280,7 +358,7 @@ def probe_model(probe, trans_list, config=None, rows=None):
         v: metrics.SparsityAccumulator(len(sel), probe.n_in, config, scale, scale[sel], sel)
         for v in probe.variants
     }
-    step = chunk_steps(len(sel), probe.n_in, JACOBIAN_CHUNK_ENTRIES)
+    step = probe.steps_per_call(len(sel))
     sub = chunk_steps(len(sel), probe.n_in, METRICS_CHUNK_ENTRIES)
     # Wall and process CPU seconds (all threads): on a shared machine CPU time is the steadier.
     seconds = {"jacobian": 0.0, "metrics": 0.0, "jacobian_cpu": 0.0, "metrics_cpu": 0.0}
