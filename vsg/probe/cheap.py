@@ -4,7 +4,8 @@
 and probes a short window of consecutive steps on a random subset of output rows, so that it
 costs a fraction of one update. Filtering runs in the model's compute dtype (float32 on CPU);
 the Jacobian is float32 in closed form (RSSM), else in the compute dtype (with float16
-training, thresholds below ~1e-3 are then under round-off). Returns ``probe/...`` scalars. The full probe (``python -m vsg.probe``) is the reference; this is a trend monitor.
+training, thresholds below ~1e-3 are then under round-off). Returns ``probe/...`` scalars.
+The full probe (``python -m vsg.probe``) is the reference; this is a trend monitor.
 """
 
 import functools
