@@ -26,7 +26,10 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements.txt
 # This project itself, editable: `python -m vsg...` and the vsg-train, vsg-probe and vsg-sweep
-# commands work from any directory and run this checkout's code.
-.venv/bin/python -m pip install -q --no-deps -e .
+# commands work from any directory and run this checkout's code. setuptools follows an editable
+# install of several top-level packages with a notice that folders named like a package in the
+# working directory take precedence on import; here those folders are this checkout's own
+# packages, so the notice is silenced for this one command.
+PYTHONWARNINGS=ignore::UserWarning .venv/bin/python -m pip install -q --no-deps -e .
 .venv/bin/python -m pip check
 echo "ready: .venv/bin/python ($(.venv/bin/python --version))"
