@@ -115,6 +115,22 @@ def test_mixed_float16_updates_run():
         pytest.fail("no float16 model update had a finite gradient")
 
 
+def test_bfloat16_update_matches_float32_to_bfloat16_precision():
+    """`--precision bf16` (what `auto` picks on a CPU with bfloat16 arithmetic) computes in
+    bfloat16 with float32 variables; from the same weights, batch and random draws its first
+    update's losses equal float32's to bfloat16's ~3 significant digits."""
+    losses = {}
+    for precision, dtype in (("32", tf.float32), ("bf16", tf.bfloat16)):
+        agent = make_agent("vsg", "--precision", precision)
+        assert agent.dtype == dtype
+        assert all(v.dtype == tf.float32 for v in agent.trainable_variables)
+        metrics = {k: float(v) for k, v in agent.train(batch(agent.config)).items()}
+        assert_finite(metrics)
+        losses[precision] = {k: v for k, v in metrics.items() if k.endswith("loss")}
+    for key, value in losses["32"].items():
+        assert losses["bf16"][key] == pytest.approx(value, rel=0.02, abs=1e-3), key
+
+
 def test_checkpoint_round_trip(tmp_path):
     """save, perturb a weight, an Adam slot and the generator, restore: all values come back."""
     agent, _, _ = trained("vsg")

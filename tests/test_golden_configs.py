@@ -26,8 +26,9 @@ OURS_ONLY = {
     "id": "the run's name (the data leaves the reference's out)",
     "logdir": "where runs go (the data leaves the reference's out)",
     # The reference always trains in mixed float16 (its precision 16); `auto` picks float16
-    # on a GPU, where the paper's runs happened, and float32 on a CPU, which has no float16.
-    "precision": "auto: 16 on GPU, 32 on CPU",
+    # on a GPU, where the paper's runs happened, and on a CPU, which has no fast float16,
+    # bfloat16 where it has bfloat16 arithmetic, else float32.
+    "precision": "auto: 16 on GPU; bf16 or 32 on CPU",
     # The reference renders at dm_control's default quality; `auto` keeps that on hardware GL
     # and uses cheaper shadows and no MSAA only on a software rasteriser.
     "fast_render": "auto: default quality on hardware GL",

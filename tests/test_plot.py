@@ -34,11 +34,21 @@ def test_curves_are_read_and_plotted_with_paper_overlay(tmp_path):
     assert Image.open(out).size[0] > 400
 
 
-@pytest.mark.parametrize("extra", [["--paper", "x.json"], []])
+def test_metric_panels_are_added_below_the_returns(tmp_path):
+    runs = [tmp_path / "dmc_x" / name / "seed1" for name in ("DreamerV2_a", "DreamerV2_b")]
+    for run in runs:
+        write_run(run)
+    returns_only, with_loss = tmp_path / "returns.png", tmp_path / "loss.png"
+    main([*map(str, runs), "--out", str(returns_only)])
+    main([*map(str, runs), "--out", str(with_loss), "--metrics", "model/loss"])
+    assert Image.open(with_loss).size[1] > 1.5 * Image.open(returns_only).size[1]
+
+
+@pytest.mark.parametrize("extra", [["--paper", "x.json"], ["--metrics", "model/nothing"], []])
 def test_bad_input_exits_2(tmp_path, extra):
     run = tmp_path / "run"
     if extra:
-        write_run(run)  # a valid run, but --paper without --task
+        write_run(run)  # a valid run, but --paper without --task or an unlogged key
     result = subprocess.run(
         [sys.executable, "-m", "vsg.plot", str(run), *extra, "--out", str(tmp_path / "c.png")],
         capture_output=True,

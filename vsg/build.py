@@ -64,12 +64,16 @@ def start_envs(config, start):
 
 
 def make_learner(config, action_size, run_dir, verbose=False):
-    """The TensorFlow learner of the run (TensorFlow is imported here, quietly); writes
-    nothing. `vsg.config.ConfigError` if the dynamics cannot honour `config`."""
+    """The TensorFlow learner of the run (TensorFlow is imported here, quietly); writes no
+    file, prints the compute precision. `vsg.config.ConfigError` if the dynamics cannot
+    honour `config`."""
     import_tensorflow(verbose)
     from vsg.learner import AgentLearner
 
-    return AgentLearner(config, action_size, run_dir)
+    learner = AgentLearner(config, action_size, run_dir)
+    dtype = learner.agent.dtype.name
+    print(f"compute precision: {dtype} (precision: {config.precision})", flush=True)
+    return learner
 
 
 def make_trainer(config, run_dir, learner, envs, evaluation_env, checkpoint):

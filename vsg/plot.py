@@ -1,7 +1,8 @@
 """Learning curves: `python -m vsg.plot RUN_DIR [RUN_DIR ...] --out curves.png`.
 
 Plots `eval/return` (markers) and `train/return` (line) against env frames for each run,
-read from its `metrics.jsonl`. `--paper FILE --task NAME` overlays published curves from a
+read from its `metrics.jsonl`; `--metrics KEY ...` adds a panel per logged scalar (e.g.
+`model/loss`) with every run's curve. `--paper FILE --task NAME` overlays published curves from a
 JSON list of {task, method, seed, xs, ys} records (such as the VSG paper's score files):
 the mean over seeds per method, with its 95 % confidence band (as `vsg.results` draws it).
 For many runs and the paper's statistics, use `python -m vsg.results`.
@@ -42,6 +43,23 @@ def plot_paper(axis, path, task):
         axis.fill_between(xs, low, high, alpha=0.1)
 
 
+def plot_returns(axis, runs):
+    for run in runs:
+        label = run_label(run)
+        line = axis.plot(*read_curve(run, "train/return"), alpha=0.6, label=f"{label} train")
+        axis.plot(
+            *read_curve(run, "eval/return"), "o-", color=line[0].get_color(), label=f"{label} eval"
+        )
+    axis.set_ylabel("episode return")
+
+
+def plot_metric(axis, curves, key):
+    """One line per run: curves = [(label, (steps, values))]."""
+    for label, (steps, values) in curves:
+        axis.plot(steps, values, label=label)
+    axis.set_ylabel(key)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m vsg.plot", description=__doc__)
     parser.add_argument("runs", nargs="+", help="run directories (hold metrics.jsonl)")
@@ -49,27 +67,38 @@ def main(argv=None):
     parser.add_argument("--paper", help="JSON file of published curves")
     parser.add_argument("--task", help="task name in the --paper file")
     parser.add_argument("--max_step", type=float, default=0, help="x-axis limit (0: auto)")
+    parser.add_argument(
+        "--metrics", nargs="+", default=[], metavar="KEY",
+        help="also plot these metrics.jsonl keys (e.g. model/loss), a panel each",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     missing = [run for run in args.runs if not (pathlib.Path(run) / "metrics.jsonl").exists()]
-    if missing or bool(args.paper) != bool(args.task):
-        problem = f"no metrics.jsonl in {missing[0]}" if missing else "--paper needs --task"
+    problem = f"no metrics.jsonl in {missing[0]}" if missing else None
+    if not problem and bool(args.paper) != bool(args.task):
+        problem = "--paper needs --task"
+    metrics = {}
+    for key in [] if problem else args.metrics:
+        metrics[key] = [(run_label(run), read_curve(run, key)) for run in args.runs]
+        if not any(len(steps) for _, (steps, _) in metrics[key]):
+            problem = f"no run logged '{key}'"
+    if problem:
         print(f"error: {problem}", file=sys.stderr)
         sys.exit(2)
-    figure, axis = plt.subplots(figsize=(7, 4))
-    for run in args.runs:
-        label = run_label(run)
-        line = axis.plot(*read_curve(run, "train/return"), alpha=0.6, label=f"{label} train")
-        axis.plot(
-            *read_curve(run, "eval/return"), "o-", color=line[0].get_color(), label=f"{label} eval"
-        )
+    figure, axes = plt.subplots(
+        1 + len(metrics), 1, figsize=(7, 4 + 2.5 * len(metrics)), sharex=True, squeeze=False
+    )
+    axes = axes[:, 0]
+    plot_returns(axes[0], args.runs)
     if args.paper:
-        plot_paper(axis, args.paper, args.task)
+        plot_paper(axes[0], args.paper, args.task)
+    for axis, (key, curves) in zip(axes[1:], metrics.items(), strict=True):
+        plot_metric(axis, curves, key)
+    for axis in axes:
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if args.max_step:
-        axis.set_xlim(0, args.max_step)
-    axis.set_xlabel("env frames")
-    axis.set_ylabel("episode return")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
+        axes[0].set_xlim(0, args.max_step)
+    axes[-1].set_xlabel("env frames")
     figure.tight_layout()
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(args.out, dpi=120)
