@@ -2,9 +2,10 @@
 
 Plots `eval/return` (markers) and `train/return` (line) against env frames for each run,
 read from its `metrics.jsonl`; `--metrics KEY ...` adds a panel per logged scalar (e.g.
-`model/loss`) with every run's curve. `--paper FILE --task NAME` overlays published curves from a
-JSON list of {task, method, seed, xs, ys} records (such as the VSG paper's score files):
-the mean over seeds per method, with its 95 % confidence band (as `vsg.results` draws it).
+`model/loss`) with every run's curve. `--paper FILE --task NAME` overlays published curves
+from a JSON list of {task, method, seed, xs, ys} records (such as the VSG paper's score
+files): the mean over seeds per method, with its 95 % confidence band (as `vsg.results`
+draws it).
 For many runs and the paper's statistics, use `python -m vsg.results`.
 """
 
@@ -44,6 +45,7 @@ def plot_paper(axis, path, task):
 
 
 def plot_returns(axis, runs):
+    """Training returns (line) and evaluation returns (markers) of each run."""
     for run in runs:
         label = run_label(run)
         line = axis.plot(*read_curve(run, "train/return"), alpha=0.6, label=f"{label} train")
@@ -68,9 +70,12 @@ def main(argv=None):
     parser.add_argument("--task", help="task name in the --paper file")
     parser.add_argument("--max_step", type=float, default=0, help="x-axis limit (0: auto)")
     parser.add_argument(
-        "--metrics", nargs="+", default=[], metavar="KEY",
+        "--metrics",
+        nargs="+",
+        default=[],
+        metavar="KEY",
         help="also plot these metrics.jsonl keys (e.g. model/loss), a panel each",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     missing = [run for run in args.runs if not (pathlib.Path(run) / "metrics.jsonl").exists()]
     problem = f"no metrics.jsonl in {missing[0]}" if missing else None
