@@ -1,6 +1,8 @@
 """The agent: world model + actor-critic, compiled policy and training steps; and the frozen
 copy of its policy that evaluation acts with."""
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -21,6 +23,7 @@ def stack_observations(observations):
     }
 
 
+@functools.cache
 def cpu_has_bfloat16():
     """Whether the CPU computes in bfloat16 natively (AVX-512 BF16 or AMX-BF16), from the Linux
     CPU flags; False where they cannot be read."""

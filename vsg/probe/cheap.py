@@ -5,8 +5,8 @@ and probes a short window of consecutive steps on a random subset of output rows
 costs a fraction of one update. Filtering runs in the model's compute dtype (the run's
 precision); the Jacobian is float32 in closed form (RSSM), else in the compute dtype (with
 float16 training, thresholds below ~1e-3 are then under round-off, with bfloat16 below ~1e-2).
-Returns ``probe/...`` scalars.
-The full probe (``python -m vsg.probe``) is the reference; this is a trend monitor.
+Returns ``probe/...`` scalars. The full probe (``python -m vsg.probe``) is the reference; this
+is a trend monitor.
 """
 
 import functools

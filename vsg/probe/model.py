@@ -227,7 +227,7 @@ class ModelProbe:
             spec = [tf.TensorSpec([None, w], tf.float32) for w in widths]
             spec += [tf.TensorSpec([None], tf.int32)] if subsample else []
 
-            @tf.function(input_signature=spec)
+            @tf.function(input_signature=spec, autograph=False)
             def closed(*args):
                 parts, rows = (args[:-1], args[-1]) if subsample else (args, None)
                 prev, action, gate = self._inputs(parts, with_gate)
