@@ -71,6 +71,18 @@ def dreamerv2_config(tiny):
     return config.update(TINY) if tiny else config
 
 
+def describe_sizes(config):
+    """One line with every size of dreamerv2's config that sets the cost of an update."""
+    c = config
+    return (
+        f"batch {c.dataset.batch} x {c.dataset.length}, CNN depth {c.encoder.cnn_depth}, rssm "
+        f"deter {c.rssm.deter} hidden {c.rssm.hidden} stoch {c.rssm.stoch}x{c.rssm.discrete}, "
+        f"reward {c.reward_head.layers} x {c.reward_head.units}, critic {c.critic.layers}, "
+        f"actor {c.actor.layers} layers, {c.imag_horizon} imagined transitions, weight decay "
+        f"{c.model_opt.wd:g}, float{c.precision}, {ACTION_SIZE} actions"
+    )
+
+
 def _count(module):
     return sum(int(np.prod(v.shape)) for v in module.trainable_variables if v.dtype.is_floating)
 
@@ -90,15 +102,7 @@ def run(repeats, warmup, tiny, profile):
 
     config = dreamerv2_config(tiny)
     batch, length = config.dataset.batch, config.dataset.length
-    print(
-        f"{LABEL}: batch {batch} x {length}, CNN depth {config.encoder.cnn_depth}, rssm deter "
-        f"{config.rssm.deter} hidden {config.rssm.hidden} stoch {config.rssm.stoch}x"
-        f"{config.rssm.discrete}, reward {config.reward_head.layers} x "
-        f"{config.reward_head.units}, critic {config.critic.layers}, actor "
-        f"{config.actor.layers} layers, {config.imag_horizon} imagined transitions, weight "
-        f"decay {config.model_opt.wd:g}, float{config.precision}, {ACTION_SIZE} actions",
-        flush=True,
-    )
+    print(f"{LABEL}: {describe_sizes(config)}", flush=True)
     spaces = {key: _Space(()) for key in ("reward", "is_first", "is_last", "is_terminal")}
     spaces["image"] = _Space((64, 64, 3))
     tf.random.set_seed(0)
