@@ -39,7 +39,8 @@ if [ ! -d "$CACHE" ]; then
   grep -q '^from tensorflow.keras import mixed_precision as prec$' "$TMP/src/common/nets.py"
   "$PYTHON" -m pip install --quiet --no-deps --target "$TMP/site" gym==0.26.2 gym-notices==0.0.8
   rm -rf "$TMP/dl"
-  mv "$TMP" "$CACHE"  # whole or not at all
+  # whole or not at all; if another run filled the cache meanwhile, keep that one
+  mv -T "$TMP" "$CACHE" 2>/dev/null || rm -rf "$TMP"
   trap - EXIT
 fi
 
