@@ -2,7 +2,7 @@
 # Our update beside danijar/dreamerv2's, at its dmc_vision sizes, float32, on this machine.
 #   bash scripts/bench_vs_dreamerv2.sh [ROUNDS] [--tiny]
 # Fetches dreamerv2 2.2.0 (its PyPI source release) and gym 0.26.2 (imported by its env
-# wrappers) into ~/.cache/vsg/dreamerv2-2.2.0 once, then runs ROUNDS (default 3) rounds of
+# wrappers) into ~/.cache/vsg/dreamerv2-2.2.0/src once, then runs ROUNDS (default 3) rounds of
 # fresh processes, alternating: `python -m vsg.bench --sizes dreamerv2 --precision 32 --repeat 3`
 # and `python -m vsg.bench_dreamerv2 --repeat 3` (same random batch, same TensorFlow with
 # oneDNN, Keras 2 for dreamerv2 through TF_USE_LEGACY_KERAS=1). Prints both logs and a table of
@@ -24,6 +24,7 @@ case "${2:-}" in
 esac
 [ $# -le 2 ] || { echo "error: at most two arguments (ROUNDS, --tiny), got $#" >&2; exit 2; }
 source "$(dirname "${BASH_SOURCE[0]}")/python.sh"
+EXECUTABLE=$("$PYTHON" -c 'import sys; print(sys.executable)')  # also from another folder
 
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/vsg/dreamerv2-2.2.0
 if [ ! -d "$CACHE" ]; then
@@ -37,7 +38,7 @@ if [ ! -d "$CACHE" ]; then
   sed -i 's/^from tensorflow.keras.mixed_precision import experimental as prec$/from tensorflow.keras import mixed_precision as prec/' \
     "$TMP/src/common/nets.py"
   grep -q '^from tensorflow.keras import mixed_precision as prec$' "$TMP/src/common/nets.py"
-  "$PYTHON" -m pip install --quiet --no-deps --target "$TMP/site" gym==0.26.2 gym-notices==0.0.8
+  "$PYTHON" -m pip install --quiet --no-deps --target "$TMP/src" gym==0.26.2 gym-notices==0.0.8
   rm -rf "$TMP/dl"
   # whole or not at all; if another run filled the cache meanwhile, keep that one
   mv -T "$TMP" "$CACHE" 2>/dev/null || rm -rf "$TMP"
@@ -49,8 +50,9 @@ for round in $(seq "$ROUNDS"); do
   echo "--- round $round of $ROUNDS: ours"
   "$PYTHON" -m vsg.bench "${OURS[@]}" | tee -a "$LOGS/ours.log"
   echo "--- round $round of $ROUNDS: dreamerv2"
-  PYTHONPATH="$CACHE/src:$CACHE/site" TF_USE_LEGACY_KERAS=1 \
-    "$PYTHON" -m vsg.bench_dreamerv2 "${THEIRS[@]}" | tee -a "$LOGS/dreamerv2.log"
+  # from dreamerv2's folder, so that its modules (agent, common) and gym are importable
+  (cd "$CACHE/src" && TF_USE_LEGACY_KERAS=1 "$EXECUTABLE" -m vsg.bench_dreamerv2 "${THEIRS[@]}") \
+    | tee -a "$LOGS/dreamerv2.log"
 done
 echo "--- side by side (logs in $LOGS)"
 "$PYTHON" -m vsg.bench_dreamerv2 --compare "$LOGS/ours.log" "$LOGS/dreamerv2.log"

@@ -5,9 +5,9 @@ two set side by side: `bash scripts/bench_vs_dreamerv2.sh` runs both (see its he
 dreamerv2's `Agent` at its `dmc_vision` config in float32 (CNN depth 48, reward and critic
 4 x 400, 15 imagined transitions, weight decay 1e-6, batch 16 x 50), feeds it the same random
 batch as `vsg.bench`, and prints the same figures in the same format: update, world model
-alone, policy step at batch 1, first update call, peak RSS. dreamerv2's own modules must be
-importable (`common`, `agent`: its package folder on PYTHONPATH), with TF_USE_LEGACY_KERAS=1
-(it was written for Keras 2). `--tiny` shrinks every size, to check quickly that it runs;
+alone, policy step at batch 1, first update call, peak RSS. Run it from dreamerv2's package
+folder, so that its modules (`common`, `agent`) are importable, with TF_USE_LEGACY_KERAS=1 (it
+was written for Keras 2). `--tiny` shrinks every size, to check quickly that it runs;
 `--profile` adds its slowest ops and op types in one update.
 
 `python -m vsg.bench_dreamerv2 --compare OURS.log THEIRS.log` reads the printed figures of
@@ -224,7 +224,7 @@ def main(argv=None):
         return
     if not dreamerv2_importable():
         parser.error(
-            "dreamerv2's modules (agent, common, configs.yaml) are not on PYTHONPATH: "
+            "dreamerv2's modules (agent, common, configs.yaml) are not importable here: "
             "run it through bash scripts/bench_vs_dreamerv2.sh"
         )
     run(args.repeat, args.warmup, args.tiny, args.profile)
