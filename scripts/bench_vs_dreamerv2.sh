@@ -5,7 +5,7 @@
 # wrappers) into ~/.cache/vsg/dreamerv2-2.2.0/src once, then runs ROUNDS (default 3) rounds of
 # fresh processes, alternating: `python -m vsg.bench --sizes dreamerv2 --precision 32 --repeat 3`
 # and `python -m vsg.bench_dreamerv2 --repeat 3` (same random batch, same TensorFlow with
-# oneDNN, Keras 2 for dreamerv2 through TF_USE_LEGACY_KERAS=1). Prints both logs and a table of
+# oneDNN, Keras 2 for dreamerv2 through TF_USE_LEGACY_KERAS=1, which the harness sets). Prints both logs and a table of
 # medians and ratios. Takes ~4 min per round on a 2-core CPU; keep the machine otherwise idle.
 # `--tiny` runs both at tiny sizes instead (a one-minute check that the comparison works).
 #
@@ -51,7 +51,7 @@ for round in $(seq "$ROUNDS"); do
   "$PYTHON" -m vsg.bench "${OURS[@]}" | tee -a "$LOGS/ours.log"
   echo "--- round $round of $ROUNDS: dreamerv2"
   # from dreamerv2's folder, so that its modules (agent, common) and gym are importable
-  (cd "$CACHE/src" && TF_USE_LEGACY_KERAS=1 "$EXECUTABLE" -m vsg.bench_dreamerv2 "${THEIRS[@]}") \
+  (cd "$CACHE/src" && "$EXECUTABLE" -m vsg.bench_dreamerv2 "${THEIRS[@]}") \
     | tee -a "$LOGS/dreamerv2.log"
 done
 echo "--- side by side (logs in $LOGS)"

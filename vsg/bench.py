@@ -113,8 +113,16 @@ def timings(fn, repeats, warmup):
     return statistics.median(times), min(times), max(times)
 
 
-def _count(module):
-    return sum(int(np.prod(v.shape)) for v in module.trainable_variables) if module else 0
+def count_parameters(module):
+    """Trainable float parameters of a `tf.Module` (0 for None)."""
+    if module is None:
+        return 0
+    return sum(int(np.prod(v.shape)) for v in module.trainable_variables if v.dtype.is_floating)
+
+
+def peak_rss_gib():
+    """Peak resident memory of this process so far, GiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GiB
 
 
 def parameter_counts(agent):
@@ -122,14 +130,14 @@ def parameter_counts(agent):
     critic (the slow critic, a copy of the critic, and optimiser slots are not counted)."""
     wm = agent.wm
     return {
-        "world model": _count(wm),
-        "encoder": _count(wm.encoder),
-        "decoder": _count(wm.decoder),
-        "dynamics": _count(wm.dynamics),
-        "reward": _count(wm.reward),
-        "discount": _count(wm.discount),
-        "actor": _count(agent.behavior.actor),
-        "critic": _count(agent.behavior.critic),
+        "world model": count_parameters(wm),
+        "encoder": count_parameters(wm.encoder),
+        "decoder": count_parameters(wm.decoder),
+        "dynamics": count_parameters(wm.dynamics),
+        "reward": count_parameters(wm.reward),
+        "discount": count_parameters(wm.discount),
+        "actor": count_parameters(agent.behavior.actor),
+        "critic": count_parameters(agent.behavior.critic),
     }
 
 
@@ -188,8 +196,7 @@ def run_case(label, config, repeats, warmup, profile):
     policy = timings(lambda: agent.policy(obs, state, explore), max(50, repeats), warmup)
     print(f"{label} policy step, batch 1: {fmt(policy, 'ms', 1000.0)}")
     print(f"{label} first update call (trace + run): {first:.1f} s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GiB
-    print(f"{label} peak RSS: {peak:.2f} GiB", flush=True)
+    print(f"{label} peak RSS: {peak_rss_gib():.2f} GiB", flush=True)
     if profile:
         from vsg.profiling import profile_update
 

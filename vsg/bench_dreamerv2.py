@@ -6,8 +6,8 @@ dreamerv2's `Agent` at its `dmc_vision` config in float32 (CNN depth 48, reward 
 4 x 400, 15 imagined transitions, weight decay 1e-6, batch 16 x 50), feeds it the same random
 batch as `vsg.bench`, and prints the same figures in the same format: update, world model
 alone, policy step at batch 1, first update call, peak RSS. Run it from dreamerv2's package
-folder, so that its modules (`common`, `agent`) are importable, with TF_USE_LEGACY_KERAS=1 (it
-was written for Keras 2). `--tiny` shrinks every size, to check quickly that it runs;
+folder, so that its modules (`common`, `agent`) are importable; it sets TF_USE_LEGACY_KERAS=1
+(dreamerv2 was written for Keras 2). `--tiny` shrinks every size, to check quickly that it runs;
 `--profile` adds its slowest ops and op types in one update.
 
 `python -m vsg.bench_dreamerv2 --compare OURS.log THEIRS.log` reads the printed figures of
@@ -21,7 +21,6 @@ import logging
 import os
 import pathlib
 import re
-import resource
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from vsg.bench import ACTION_SIZE, fmt, random_batch, timings
+from vsg.bench import ACTION_SIZE, count_parameters, fmt, peak_rss_gib, random_batch, timings
 
 LABEL = "[dreamerv2 2.2.0]"
 TINY = {
@@ -83,10 +82,6 @@ def describe_sizes(config):
     )
 
 
-def _count(module):
-    return sum(int(np.prod(v.shape)) for v in module.trainable_variables if v.dtype.is_floating)
-
-
 def run(repeats, warmup, tiny, profile):
     """Builds dreamerv2's agent and prints its sizes, parameter counts and timings (and, with
     `profile`, its slowest ops and op types in one update)."""
@@ -115,11 +110,12 @@ def run(repeats, warmup, tiny, profile):
     agent.train(data)
     first = time.perf_counter() - start
     wm, behavior = agent.wm, agent._task_behavior  # dreamerv2 has no public name for it
+    count = count_parameters
     print(
-        f"{LABEL} parameters: world model {_count(wm):,} (encoder {_count(wm.encoder):,}, "
-        f"decoder {_count(wm.heads['decoder']):,}, dynamics {_count(wm.rssm):,}, reward "
-        f"{_count(wm.heads['reward']):,}); actor {_count(behavior.actor):,}; critic "
-        f"{_count(behavior.critic):,}",
+        f"{LABEL} parameters: world model {count(wm):,} (encoder {count(wm.encoder):,}, "
+        f"decoder {count(wm.heads['decoder']):,}, dynamics {count(wm.rssm):,}, reward "
+        f"{count(wm.heads['reward']):,}); actor {count(behavior.actor):,}; critic "
+        f"{count(behavior.critic):,}",
         flush=True,
     )
     update = timings(lambda: agent.train(data), repeats, warmup)
@@ -134,8 +130,7 @@ def run(repeats, warmup, tiny, profile):
     policy = timings(lambda: agent.policy(obs, state, mode="train"), max(50, repeats), warmup)
     print(f"{LABEL} policy step, batch 1: {fmt(policy, 'ms', 1000.0)}")
     print(f"{LABEL} first update call (trace + run): {first:.1f} s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB -> GiB
-    print(f"{LABEL} peak RSS: {peak:.2f} GiB", flush=True)
+    print(f"{LABEL} peak RSS: {peak_rss_gib():.2f} GiB", flush=True)
     if profile:
         print_profile(lambda: agent.train(data))
 

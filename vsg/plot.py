@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 from vsg.results.scores import curve_band, load_paper  # noqa: E402
-from vsg.rundir import read_curve, run_ref  # noqa: E402
+from vsg.rundir import metric_curve, read_metrics, run_ref  # noqa: E402
 
 
 def run_label(run_dir):
@@ -44,13 +44,19 @@ def plot_paper(axis, path, task):
         axis.fill_between(xs, low, high, alpha=0.1)
 
 
-def plot_returns(axis, runs):
-    """Training returns (line) and evaluation returns (markers) of each run."""
-    for run in runs:
+def plot_returns(axis, records):
+    """Training returns (line) and evaluation returns (markers) of each run; records =
+    {run directory: its metrics records}."""
+    for run, run_records in records.items():
         label = run_label(run)
-        line = axis.plot(*read_curve(run, "train/return"), alpha=0.6, label=f"{label} train")
+        line = axis.plot(
+            *metric_curve(run_records, "train/return"), alpha=0.6, label=f"{label} train"
+        )
         axis.plot(
-            *read_curve(run, "eval/return"), "o-", color=line[0].get_color(), label=f"{label} eval"
+            *metric_curve(run_records, "eval/return"),
+            "o-",
+            color=line[0].get_color(),
+            label=f"{label} eval",
         )
     axis.set_ylabel("episode return")
 
@@ -81,9 +87,10 @@ def main(argv=None):
     problem = f"no metrics.jsonl in {missing[0]}" if missing else None
     if not problem and bool(args.paper) != bool(args.task):
         problem = "--paper needs --task"
+    records = {} if problem else {run: read_metrics(run) for run in args.runs}
     metrics = {}
     for key in [] if problem else args.metrics:
-        metrics[key] = [(run_label(run), read_curve(run, key)) for run in args.runs]
+        metrics[key] = [(run_label(run), metric_curve(rs, key)) for run, rs in records.items()]
         if not any(len(steps) for _, (steps, _) in metrics[key]):
             problem = f"no run logged '{key}'"
     if problem:
@@ -93,7 +100,7 @@ def main(argv=None):
         1 + len(metrics), 1, figsize=(7, 4 + 2.5 * len(metrics)), sharex=True, squeeze=False
     )
     axes = axes[:, 0]
-    plot_returns(axes[0], args.runs)
+    plot_returns(axes[0], records)
     if args.paper:
         plot_paper(axes[0], args.paper, args.task)
     for axis, (key, curves) in zip(axes[1:], metrics.items(), strict=True):

@@ -287,9 +287,14 @@ def drop_metrics_after(run_dir: str | os.PathLike, step: int) -> None:
 
 
 def read_curve(run_dir: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) of scalar `name` from RUN_DIR/metrics.jsonl, sorted by step; records
-    without it are skipped."""
-    pairs = [(r["step"], r[name]) for r in read_metrics(run_dir) if r.get(name) is not None]
+    """(steps, values) of scalar `name` from RUN_DIR/metrics.jsonl, as `metric_curve`."""
+    return metric_curve(read_metrics(run_dir), name)
+
+
+def metric_curve(records: list[dict], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of scalar `name` in metrics records, sorted by step; records without
+    it are skipped."""
+    pairs = [(r["step"], r[name]) for r in records if r.get(name) is not None]
     pairs.sort(key=lambda pair: pair[0])
     steps, values = zip(*pairs, strict=True) if pairs else ((), ())
     return np.array(steps, dtype=np.int64), np.array(values, dtype=np.float64)
